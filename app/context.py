@@ -1,0 +1,70 @@
+"""What a job works with: a GitHub client for its installation, Redis, the audit trail,
+and the repo config read from the default branch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import redis
+from githubkit import GitHub
+
+from app.audit import AuditTrail
+from app.config import CONFIG_PATH, ConfigError, RepoConfig, parse_config
+from app.github import ClientFactory, client_for, read_file
+
+
+def current_redis() -> redis.Redis:
+    from rq import get_current_job
+
+    job = get_current_job()
+    if job is None:
+        raise RuntimeError("not inside an RQ job: pass a Redis connection explicitly")
+    return job.connection
+
+
+@dataclass
+class JobContext:
+    installation_id: int
+    repo: str
+    delivery_id: str
+    conn: redis.Redis
+    factory: ClientFactory = client_for
+    _gh: GitHub[Any] | None = field(default=None, repr=False)
+
+    @property
+    def owner(self) -> str:
+        return self.repo.split("/", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.repo.split("/", 1)[1]
+
+    @property
+    def gh(self) -> GitHub[Any]:
+        if self._gh is None:
+            self._gh = self.factory(self.installation_id)
+        return self._gh
+
+    @cached_property
+    def audit(self) -> AuditTrail:
+        return AuditTrail(self.conn)
+
+    @cached_property
+    def default_branch(self) -> str:
+        return str(self.gh.rest.repos.get(self.owner, self.name).parsed_data.default_branch)
+
+    @cached_property
+    def config(self) -> RepoConfig | ConfigError:
+        """From the default branch only: a PR cannot change the rules it is judged by."""
+        text = read_file(self.gh, self.owner, self.name, CONFIG_PATH, self.default_branch)
+        return parse_config(text)
+
+
+def job_context(
+    installation_id: int, repo: str, delivery_id: str,
+    conn: redis.Redis | None = None, factory: ClientFactory | None = None,
+) -> JobContext:
+    return JobContext(installation_id, repo, delivery_id, conn or current_redis(),
+                      factory or client_for)

@@ -1,0 +1,83 @@
+"""GitHub access: App JWT -> per-installation clients, through githubkit.
+
+githubkit caches each installation token until a minute before it expires. Clients are
+built by a factory that jobs receive, so tests point it at the emulator's URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from githubkit import AppAuthStrategy, AppInstallationAuthStrategy, GitHub
+from githubkit.exception import RequestFailed
+from githubkit.retry import RETRY_RATE_LIMIT, RETRY_SERVER_ERROR
+
+from app.settings import Settings, get_settings
+
+ClientFactory = Callable[[int], GitHub[Any]]
+
+
+def _retry(exc: Any, count: int) -> Any:
+    decision = RETRY_RATE_LIMIT(exc, count)
+    return decision if decision.do_retry else RETRY_SERVER_ERROR(exc, count)
+
+
+class GitHubApp:
+    """Builds clients for the App (JWT) and for each installation (token)."""
+
+    def __init__(self, settings: Settings) -> None:
+        settings.require_app()
+        self.settings = settings
+        self._pem = settings.private_key_pem()
+        self._lock = threading.Lock()
+        self._clients: dict[int, GitHub[Any]] = {}
+
+    def _options(self) -> dict[str, Any]:
+        return {
+            "base_url": self.settings.github_api_url + "/",
+            "http_cache": False,  # a stale PR or ref is worse than one more request
+            "auto_retry": _retry,
+            "timeout": 30.0,
+            "user_agent": "shipcrew",
+        }
+
+    def app_client(self) -> GitHub[Any]:
+        return GitHub(AppAuthStrategy(str(self.settings.app_id), self._pem), **self._options())
+
+    def installation(self, installation_id: int) -> GitHub[Any]:
+        with self._lock:
+            client = self._clients.get(installation_id)
+            if client is None:
+                auth = AppInstallationAuthStrategy(
+                    str(self.settings.app_id), self._pem, installation_id
+                )
+                client = self._clients[installation_id] = GitHub(auth, **self._options())
+            return client
+
+
+_app: GitHubApp | None = None
+
+
+def client_for(installation_id: int) -> GitHub[Any]:
+    """The default factory used by jobs: one App per process, from the settings."""
+    global _app
+    if _app is None:
+        _app = GitHubApp(get_settings())
+    return _app.installation(installation_id)
+
+
+def read_file(gh: GitHub[Any], owner: str, repo: str, path: str, ref: str) -> str | None:
+    """A file's text at `ref`, or None when it does not exist."""
+    try:
+        resp = gh.rest.repos.get_content(owner, repo, path, ref=ref)
+    except RequestFailed as exc:
+        if exc.response.status_code == 404:
+            return None
+        raise
+    data = resp.json()
+    if not isinstance(data, dict) or data.get("type") != "file":
+        return None
+    return base64.b64decode(data.get("content", "")).decode("utf-8", errors="replace")

@@ -1,0 +1,70 @@
+"""Prometheus metrics kept in Redis, so the web process and every worker add to one set."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import redis
+
+from app.queue import QUEUE_ORDER
+
+DELIVERIES = "shipcrew:metrics:deliveries"
+JOBS = "shipcrew:metrics:jobs"
+
+
+def delivery_field(event: str, action: str | None, outcome: str) -> str:
+    return f"{event}|{action or ''}|{outcome}"
+
+
+def record_delivery(pipe: redis.Redis, event: str, action: str | None, outcome: str) -> None:
+    pipe.hincrby(DELIVERIES, delivery_field(event, action, outcome), 1)
+
+
+def record_job(conn: redis.Redis, func: str | None, outcome: str, seconds: float) -> None:
+    with conn.pipeline(transaction=False) as pipe:
+        pipe.hincrby(JOBS, f"{func}|{outcome}|count", 1)
+        pipe.hincrbyfloat(JOBS, f"{func}|{outcome}|sum", seconds)
+        pipe.execute()
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+Rows = Iterable[tuple[dict[str, str], float]]
+
+
+def _lines(name: str, kind: str, help_: str, rows: Rows) -> list[str]:
+    out = [f"# HELP {name} {help_}", f"# TYPE {name} {kind}"]
+    for labels, value in rows:
+        lbl = ",".join(f'{k}="{_label(v)}"' for k, v in labels.items())
+        out.append(f"{name}{{{lbl}}} {value:g}")
+    return out
+
+
+def render(conn: redis.Redis) -> str:
+    """The Prometheus text exposition format (version 0.0.4)."""
+    with conn.pipeline(transaction=False) as pipe:
+        pipe.hgetall(DELIVERIES)
+        pipe.hgetall(JOBS)
+        for q in QUEUE_ORDER:
+            pipe.llen(f"rq:queue:{q.value}")
+        deliveries, jobs, *depths = pipe.execute()
+    delivery_rows = []
+    for key, count in sorted(deliveries.items()):
+        event, action, outcome = key.decode().split("|")
+        delivery_rows.append(({"event": event, "action": action, "outcome": outcome}, float(count)))
+    job_count, job_sum = [], []
+    for key, value in sorted(jobs.items()):
+        func, outcome, stat = key.decode().rsplit("|", 2)
+        row = ({"job": func, "outcome": outcome}, float(value))
+        (job_count if stat == "count" else job_sum).append(row)
+    lines = _lines("shipcrew_deliveries_total", "counter", "Webhook deliveries received",
+                   delivery_rows)
+    depth_rows = [({"queue": q.value}, float(d)) for q, d in zip(QUEUE_ORDER, depths, strict=True)]
+    lines += _lines("shipcrew_queue_depth", "gauge", "Jobs waiting per queue", depth_rows)
+    lines += _lines("shipcrew_job_duration_seconds_count", "counter", "Jobs run", job_count)
+    lines += _lines("shipcrew_job_duration_seconds_sum", "counter", "Time spent in jobs", job_sum)
+    failures = [(lbl, v) for lbl, v in job_count if lbl["outcome"] == "failed"]
+    lines += _lines("shipcrew_job_failures_total", "counter", "Jobs that failed for good", failures)
+    return "\n".join(lines) + "\n"

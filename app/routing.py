@@ -1,0 +1,63 @@
+"""Event routing, Probot style: `(event, action)` -> handlers that plan jobs.
+
+Handlers are pure: they read the lenient event model and return `JobSpec`s. The web
+endpoint enqueues what they return; nothing here talks to GitHub or Redis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from app.events import Event
+from app.queue import JobSpec
+from app.webhooks import Delivery
+
+Handler = Callable[[Event, Delivery], list[JobSpec]]
+
+
+@dataclass(frozen=True)
+class Route:
+    event: str
+    actions: frozenset[str] | None  # None: every action
+    handler: Handler
+    humans_only: bool  # never triggered by our own bot (no loops)
+
+
+class Router:
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+
+    def register(
+        self, event: str, *actions: str, humans_only: bool = True
+    ) -> Callable[[Handler], Handler]:
+        def add(handler: Handler) -> Handler:
+            self.routes.append(Route(event, frozenset(actions) or None, handler, humans_only))
+            return handler
+
+        return add
+
+    def merge(self, *others: Router) -> Router:
+        for other in others:
+            self.routes.extend(other.routes)
+        return self
+
+    def matching(self, event: str, action: str | None) -> list[Route]:
+        return [
+            r for r in self.routes
+            if r.event == event and (r.actions is None or (action in r.actions))
+        ]
+
+    def dispatch(self, delivery: Delivery, event: Event, bot_login: str | None) -> list[JobSpec]:
+        from_us = is_own_bot(event, bot_login)
+        jobs: list[JobSpec] = []
+        for route in self.matching(delivery.event, delivery.action):
+            if route.humans_only and from_us:
+                continue
+            jobs.extend(route.handler(event, delivery))
+        return jobs
+
+
+def is_own_bot(event: Event, bot_login: str | None) -> bool:
+    sender = event.sender
+    return bool(bot_login and sender and sender.login.lower() == bot_login.lower())

@@ -1,0 +1,171 @@
+"""Signed deliveries through the real ASGI app into real Redis/RQ."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from rq import Queue
+from starlette.testclient import TestClient
+
+from app.main import create_app, redis_from_url
+from app.queue import QUEUE_ORDER
+from app.settings import Settings
+from app.webhooks import MAX_BODY_BYTES, sign
+from tests.conftest import FIXTURES, WEBHOOK_SECRET
+
+WEBHOOK_FIXTURES = sorted((FIXTURES / "webhooks").glob("*/*.json"))
+# (event, action) pairs that must plan work; every other real payload is accepted and ignored.
+PLANNED = {("pull_request", a) for a in ("opened", "reopened", "synchronize", "ready_for_review")}
+
+
+@pytest.fixture
+def client(settings: Settings, redis_conn: redis.Redis) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, redis_conn), raise_server_exceptions=False) as c:
+        yield c
+
+
+def post(client: TestClient, event: str, body: bytes, delivery: str | None = None,
+         secret: str = WEBHOOK_SECRET, **headers: str):
+    h = {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+         "X-Hub-Signature-256": sign(body, secret), "Content-Type": "application/json"}
+    h.update(headers)
+    return client.post("/webhooks", content=body, headers=h)
+
+
+def queued_jobs(conn: redis.Redis) -> list[str]:
+    return [jid for q in QUEUE_ORDER for jid in Queue(q.value, connection=conn).job_ids]
+
+
+def test_fixtures_are_present() -> None:
+    with_installation = [p for p in WEBHOOK_FIXTURES if '"installation"' in p.read_text()]
+    assert any(p.parent.name == "pull_request" for p in with_installation)
+    events = {p.parent.name for p in WEBHOOK_FIXTURES}
+    assert {"pull_request", "issue_comment", "check_run", "deployment_status", "installation",
+            "push", "ping", "workflow_run"} <= events
+    assert len(WEBHOOK_FIXTURES) > 100
+
+
+@pytest.mark.parametrize("path", WEBHOOK_FIXTURES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_every_real_payload_is_accepted(client: TestClient, redis_conn: redis.Redis,
+                                        path: Path) -> None:
+    body = path.read_bytes()
+    payload = json.loads(body)
+    event, action = path.parent.name, payload.get("action")
+    delivery = str(uuid.uuid4())
+    resp = post(client, event, body, delivery)
+    assert resp.status_code == 202, resp.text
+    jobs = queued_jobs(redis_conn)
+    # Repository-hook examples carry no installation: an App cannot act on those.
+    planned = ((event, action) in PLANNED and payload["pull_request"]["state"] == "open"
+               and "installation" in payload)
+    if planned:
+        assert jobs == [f"{delivery}--plan"]
+        job = Queue("shipcrew-default", connection=redis_conn).fetch_job(jobs[0])
+        assert job is not None and job.func_name == "jobs.planner.plan_pull_request"
+        pr = payload["pull_request"]
+        assert job.kwargs == {
+            "installation_id": payload["installation"]["id"],
+            "repo": payload["repository"]["full_name"],
+            "delivery_id": delivery, "number": pr["number"], "head_sha": pr["head"]["sha"],
+        }
+        assert resp.json()["status"] == "enqueued"
+    else:
+        assert jobs == []
+        assert resp.json()["status"] == "ignored"
+
+
+def _opened() -> bytes:
+    return (FIXTURES / "webhooks/pull_request/opened-2.json").read_bytes()
+
+
+def test_redelivery_is_accepted_and_not_run_twice(client: TestClient,
+                                                   redis_conn: redis.Redis) -> None:
+    first = post(client, "pull_request", _opened(), "same-id")
+    again = post(client, "pull_request", _opened(), "same-id")
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.json()["status"] == "duplicate"
+    assert queued_jobs(redis_conn) == ["same-id--plan"]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "status"),
+    [
+        (lambda h, b: (h.pop("X-Hub-Signature-256"), b)[1], 401),
+        (lambda h, b: (h.update({"X-Hub-Signature-256": sign(b, "wrong")}), b)[1], 401),
+        (lambda h, b: (h.update({"X-Hub-Signature-256": h["X-Hub-Signature-256"][:-1]}), b)[1],
+         401),
+        (lambda h, b: (h.update({"X-Hub-Signature-256": "sha1=" + "0" * 40}), b)[1], 401),
+        (lambda h, b: (h.pop("X-GitHub-Event"), b)[1], 400),
+        (lambda h, b: (h.pop("X-GitHub-Delivery"), b)[1], 400),
+    ],
+    ids=["no-signature", "wrong-secret", "truncated", "wrong-algorithm", "no-event",
+         "no-delivery"],
+)
+def test_bad_headers(client: TestClient, redis_conn: redis.Redis, mutate, status: int) -> None:
+    body = _opened()
+    h = {"X-GitHub-Event": "pull_request", "X-GitHub-Delivery": "d",
+         "X-Hub-Signature-256": sign(body, WEBHOOK_SECRET)}
+    body = mutate(h, body)
+    resp = client.post("/webhooks", content=body, headers=h)
+    assert resp.status_code == status, resp.text
+    assert "error" in resp.json()
+    assert queued_jobs(redis_conn) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [(b"", 400), (b"{oops", 400), (b"[]", 400), (b"42", 400),
+     (b'{"pull_request": {"number": "x"}}', 400)],
+    ids=["empty", "invalid-json", "array", "number", "wrong-field-type"],
+)
+def test_bad_bodies(client: TestClient, redis_conn: redis.Redis, body: bytes, status: int) -> None:
+    resp = post(client, "pull_request", body)
+    assert resp.status_code == status, resp.text
+    assert queued_jobs(redis_conn) == []
+
+
+def test_oversize_body_is_413(client: TestClient) -> None:
+    body = b'{"a": "' + b"x" * MAX_BODY_BYTES + b'"}'
+    assert post(client, "push", body).status_code == 413
+
+
+def test_redis_down_is_503_and_nothing_is_lost(settings: Settings,
+                                               redis_conn: redis.Redis) -> None:
+    down = redis_from_url("redis://127.0.0.1:1")
+    with TestClient(create_app(settings, down), raise_server_exceptions=False) as dead:
+        resp = post(dead, "pull_request", _opened(), "lost?")
+        assert resp.status_code == 503
+        assert dead.get("/readyz").status_code == 503
+        assert dead.get("/healthz").status_code == 200
+    # GitHub shows the delivery as failed; its redelivery (same id) is then accepted.
+    with TestClient(create_app(settings, redis_conn)) as live:
+        assert post(live, "pull_request", _opened(), "lost?").json()["status"] == "enqueued"
+    assert queued_jobs(redis_conn) == ["lost_--plan"]
+
+
+def test_own_bot_events_trigger_nothing(client: TestClient, redis_conn: redis.Redis,
+                                        settings: Settings) -> None:
+    payload = json.loads(_opened())
+    payload["sender"] = {"login": settings.bot_login, "id": 1, "type": "Bot"}
+    resp = post(client, "pull_request", json.dumps(payload).encode())
+    assert resp.json()["status"] == "ignored"
+    assert queued_jobs(redis_conn) == []
+
+
+def test_health_ready_and_metrics(client: TestClient) -> None:
+    post(client, "pull_request", _opened())
+    post(client, "ping", (FIXTURES / "webhooks/ping/ping.json").read_bytes()
+         if (FIXTURES / "webhooks/ping/ping.json").exists()
+         else next((FIXTURES / "webhooks/ping").glob("*.json")).read_bytes())
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").status_code == 200
+    text = client.get("/metrics").text
+    assert 'shipcrew_deliveries_total{event="pull_request",action="opened",outcome="enqueued"} 1' \
+        in text
+    assert 'shipcrew_deliveries_total{event="ping",action="",outcome="ignored"} 1' in text
+    assert 'shipcrew_queue_depth{queue="shipcrew-default"} 1' in text
