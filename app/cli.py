@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -55,6 +56,10 @@ def _die_with_parent() -> None:
     pdeathsig()
 
 
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -77,9 +82,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
                          preexec_fn=_die_with_parent)
         for _ in range(args.workers)
     ]
+    # uvicorn re-raises the stop signal once it has shut down; turn it into a normal exit
+    # so the workers and the embedded Redis are stopped below.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_cleanly)
     try:
         uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None,
                     access_log=False)
+    except SystemExit:
+        pass
     finally:
         for proc in workers:
             proc.terminate()
