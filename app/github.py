@@ -69,6 +69,13 @@ def client_for(installation_id: int) -> GitHub[Any]:
     return _app.installation(installation_id)
 
 
+def reset() -> None:
+    """Forget the process-wide App (after the settings changed)."""
+    global _app
+    _app = None
+    get_settings.cache_clear()
+
+
 def read_file(gh: GitHub[Any], owner: str, repo: str, path: str, ref: str) -> str | None:
     """A file's text at `ref`, or None when it does not exist."""
     try:
