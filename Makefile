@@ -19,7 +19,7 @@ install: $(STAMP)
 # GitHub emulator: a local playground that needs no GitHub account.
 serve: $(STAMP)
 	@if [ -z "$$APP_ID" ] && [ ! -f .env ]; then \
-		exec $(BIN)/python -m tests.emulator.playground; \
+		exec $(BIN)/python -m tests.playground; \
 	else \
 		exec $(BIN)/shipcrew serve; \
 	fi

@@ -23,5 +23,6 @@ def run_worker(redis_url: str, names: list[str] | None = None, *, burst: bool = 
         raise SystemExit(f"shipcrew worker: no such queue in {names}; known: {known}")
     cls = Worker if (DEFAULT_FORK if fork is None else fork) else SimpleWorker
     worker = cls(selected, connection=conn)
-    worker.work(burst=burst, logging_level="WARNING")
+    # The scheduler runs jobs enqueued for later (retries with backoff, gate re-checks).
+    worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
     return 0
