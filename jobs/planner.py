@@ -1,4 +1,4 @@
-"""The coordinator's job: read a PR, classify the change, plan which agents run."""
+"""The coordinator's job: read a PR, classify the change, plan and enqueue the agents."""
 
 from __future__ import annotations
 
@@ -7,12 +7,16 @@ from typing import Any
 
 import redis
 
-from app.config import ConfigError
+from app import checks
+from app.config import CONFIG_PATH, ConfigError, RepoConfig
 from app.context import JobContext, job_context
+from app.coordinator import ChangedFile, Plan, classify, plan
 from app.github import ClientFactory
 from app.logs import bound_delivery
+from app.queue import JobSpec, Urgency, enqueue
 
 log = logging.getLogger(__name__)
+CONFIG_CHECK = "shipcrew / config"
 
 
 def changed_files(ctx: JobContext, number: int) -> list[dict[str, Any]]:
@@ -21,13 +25,39 @@ def changed_files(ctx: JobContext, number: int) -> list[dict[str, Any]]:
         ctx.gh.rest.pulls.list_files, owner=ctx.owner, repo=ctx.name, pull_number=number,
         per_page=100,
     )
-    return [{"path": f.filename, "status": f.status, "patch": f.patch} for f in files]
+    return [{"path": f.filename, "status": f.status, "patch": f.patch,
+             "previous_path": f.previous_filename or None} for f in files]
 
 
-def is_current(ctx: JobContext, number: int, head_sha: str) -> bool:
-    """Latest push wins: work planned for an older head is dropped."""
+def current_pull(ctx: JobContext, number: int, head_sha: str) -> Any | None:
+    """The PR if `head_sha` is still its head, else None: latest push wins."""
     pr = ctx.gh.rest.pulls.get(ctx.owner, ctx.name, number).parsed_data
-    return pr.state == "open" and pr.head.sha == head_sha
+    return pr if pr.state == "open" and pr.head.sha == head_sha else None
+
+
+def report_config_error(ctx: JobContext, head_sha: str, error: ConfigError) -> None:
+    annotations = [checks.Annotation(p.path, p.line or 1, "failure",
+                                     f"{p.field + ': ' if p.field else ''}{p.message}")
+                   for p in error.problems]
+    checks.publish(
+        ctx.gh, ctx.owner, ctx.name, name=CONFIG_CHECK, head_sha=head_sha,
+        conclusion="failure", title=f"{CONFIG_PATH} is invalid",
+        summary=f"shipcrew cannot read `{CONFIG_PATH}` on the default branch "
+                f"`{ctx.default_branch}`; it runs with the defaults until it is fixed.\n\n"
+                f"```\n{error.summary()}\n```",
+        annotations=annotations,
+    )
+
+
+def agent_jobs(the_plan: Plan, kwargs: dict[str, Any]) -> list[JobSpec]:
+    jobs = []
+    if the_plan.runs("pipeline_engineer"):
+        jobs.append(JobSpec("generate", "jobs.pipeline.generate_for_pull_request", kwargs,
+                            Urgency.LOW))
+    if the_plan.runs("auditor"):
+        jobs.append(JobSpec("audit", "jobs.auditor.audit_pull_request", kwargs,
+                            Urgency.DEFAULT))
+    return jobs
 
 
 def plan_pull_request(
@@ -36,18 +66,27 @@ def plan_pull_request(
 ) -> dict[str, Any]:
     with bound_delivery(delivery_id):
         ctx = job_context(installation_id, repo, delivery_id, conn, factory)
-        if not is_current(ctx, number, head_sha):
+        pr = current_pull(ctx, number, head_sha)
+        if pr is None:
             ctx.audit.record("stale", repo=repo, number=number, head_sha=head_sha)
             return {"status": "stale"}
         files = changed_files(ctx, number)
         config = ctx.config
-        plan: dict[str, Any] = {
-            "repo": repo, "number": number, "head_sha": head_sha,
-            "files": [f["path"] for f in files],
-            "config": "error" if isinstance(config, ConfigError) else "ok",
-        }
         if isinstance(config, ConfigError):
-            plan["config_problems"] = [p.model_dump() for p in config.problems]
-        ctx.audit.record("plan", **plan)
-        log.info("planned %s#%s at %s: %d files", repo, number, head_sha[:7], len(files))
-        return plan
+            report_config_error(ctx, head_sha, config)
+            config = RepoConfig()
+        is_fork = pr.head.repo is None or pr.head.repo.full_name != repo
+        classification = classify(
+            [ChangedFile(path=f["path"], status=f["status"],
+                         previous_filename=f["previous_path"]) for f in files], config)
+        the_plan = plan(classification, config, is_fork=is_fork, event="pull_request")
+        kwargs = {"installation_id": installation_id, "repo": repo, "delivery_id": delivery_id,
+                  "number": number, "head_sha": head_sha}
+        job_ids = [enqueue(ctx.conn, delivery_id, spec) for spec in agent_jobs(the_plan, kwargs)]
+        ctx.audit.record("plan", repo=repo, number=number, head_sha=head_sha,
+                         files=[f["path"] for f in files], tier=classification.tier,
+                         kinds=sorted(classification.kinds), jobs=job_ids,
+                         config="error" if isinstance(ctx.config, ConfigError) else "ok")
+        log.info("planned %s#%s at %s: tier %s, %d jobs", repo, number, head_sha[:7],
+                 classification.tier, len(job_ids))
+        return {"status": "planned", "tier": classification.tier, "jobs": job_ids}

@@ -30,3 +30,20 @@ def test_pull_request_reaches_the_app_and_the_job_runs(crew: Crew) -> None:
 
 def _inst(emu) -> int:
     return next(iter(emu.store.installations.values())).id
+
+
+def test_broken_config_fails_a_check_with_file_and_line(crew: Crew) -> None:
+    emu = crew.emulator
+    emu.create_repo("octo", "cfg", {"README.md": "# x\n",
+                                    ".github/shipcrew.yml": "generate:\n  mode: sometimes\n"})
+    pr = emu.open_pull("octo", "cfg", "feature", {"docs/x.md": "x\n"}, user="alice")
+    crew.work()
+    runs = [r for r in emu.state("octo", "cfg")["check_runs"] if r["name"] == "shipcrew / config"]
+    assert len(runs) == 1
+    run = runs[0]
+    assert (run["head_sha"], run["conclusion"]) == (pr["head_sha"], "failure")
+    [note] = run["annotations"]
+    assert (note["path"], note["start_line"]) == (".github/shipcrew.yml", 2)
+    assert "generate.mode" in note["message"]
+    # The crew still planned, with the defaults.
+    assert crew.audit("plan")[0]["config"] == "error"

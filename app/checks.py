@@ -1,0 +1,94 @@
+"""Check runs as GitHub accepts them: at most 50 annotations per request, output text
+within 65,535 characters, at most 3 requested actions with GitHub's label limits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from githubkit import GitHub
+
+MAX_ANNOTATIONS_PER_REQUEST = 50
+MAX_OUTPUT_CHARS = 65_535
+MAX_ACTIONS = 3
+_TRUNCATED = "\n\n… (truncated: GitHub keeps at most 65,535 characters)"
+
+Level = Literal["notice", "warning", "failure"]
+Conclusion = Literal["success", "failure", "neutral", "action_required", "cancelled",
+                     "skipped", "timed_out"]
+
+
+@dataclass(frozen=True)
+class Annotation:
+    path: str
+    line: int
+    level: Level
+    message: str
+    title: str = ""
+
+    def body(self) -> dict[str, Any]:
+        line = max(1, self.line)
+        out: dict[str, Any] = {"path": self.path, "start_line": line, "end_line": line,
+                               "annotation_level": self.level, "message": self.message[:64_000]}
+        if self.title:
+            out["title"] = self.title[:255]
+        return out
+
+
+@dataclass(frozen=True)
+class Action:
+    label: str  # ≤ 20 characters
+    description: str  # ≤ 40 characters
+    identifier: str  # ≤ 20 characters
+
+    def body(self) -> dict[str, str]:
+        return {"label": self.label[:20], "description": self.description[:40],
+                "identifier": self.identifier[:20]}
+
+
+def fit(text: str) -> str:
+    if len(text) <= MAX_OUTPUT_CHARS:
+        return text
+    return text[: MAX_OUTPUT_CHARS - len(_TRUNCATED)] + _TRUNCATED
+
+
+def publish(
+    gh: GitHub[Any], owner: str, repo: str, *, name: str, head_sha: str,
+    conclusion: Conclusion, title: str, summary: str, text: str = "",
+    annotations: Sequence[Annotation] = (), actions: Sequence[Action] = (),
+    external_id: str | None = None, check_run_id: int | None = None,
+) -> int:
+    """Complete a check run (`check_run_id`, else a new one), sending annotations in batches
+    of 50; returns its id."""
+    batches = [list(annotations[i:i + MAX_ANNOTATIONS_PER_REQUEST])
+               for i in range(0, len(annotations), MAX_ANNOTATIONS_PER_REQUEST)] or [[]]
+    output: dict[str, Any] = {"title": title[:255], "summary": fit(summary)}
+    if text:
+        output["text"] = fit(text)
+    data: dict[str, Any] = {
+        "name": name, "head_sha": head_sha, "status": "completed", "conclusion": conclusion,
+        "output": {**output, "annotations": [a.body() for a in batches[0]]},
+    }
+    if actions:
+        data["actions"] = [a.body() for a in actions[:MAX_ACTIONS]]
+    if external_id:
+        data["external_id"] = external_id
+    if check_run_id is None:
+        run_id = int(gh.rest.checks.create(owner, repo, data=data).parsed_data.id)  # type: ignore[arg-type]
+    else:
+        run_id = check_run_id
+        del data["head_sha"]
+        gh.rest.checks.update(owner, repo, run_id, data=data)  # type: ignore[call-overload]
+    for batch in batches[1:]:
+        gh.rest.checks.update(owner, repo, run_id, data={  # type: ignore[call-overload]
+            "output": {**output, "annotations": [a.body() for a in batch]}})
+    return run_id
+
+
+def start(gh: GitHub[Any], owner: str, repo: str, *, name: str, head_sha: str,
+          title: str) -> int:
+    """An in-progress check run, so people see the crew at work."""
+    data = {"name": name, "head_sha": head_sha, "status": "in_progress",
+            "output": {"title": title, "summary": title}}
+    return int(gh.rest.checks.create(owner, repo, data=data).parsed_data.id)  # type: ignore[arg-type]
