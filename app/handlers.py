@@ -30,3 +30,13 @@ def on_pull_request(event: Event, delivery: Delivery) -> list[JobSpec]:
         return []
     kwargs = {**base, "number": pr.number, "head_sha": pr.head.sha}
     return [JobSpec("plan", "jobs.planner.plan_pull_request", kwargs, Urgency.DEFAULT)]
+
+
+@router.register("pull_request", "synchronize", only_us=True)
+def on_own_push(event: Event, delivery: Delivery) -> list[JobSpec]:
+    """Our own commit (generated files, fixes) is audited, never regenerated: no loops."""
+    base, pr = _base(event, delivery), event.pull_request
+    if base is None or pr is None or pr.state != "open":
+        return []
+    kwargs = {**base, "number": pr.number, "head_sha": pr.head.sha}
+    return [JobSpec("audit", "jobs.auditor.audit_pull_request", kwargs, Urgency.DEFAULT)]

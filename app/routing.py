@@ -22,6 +22,7 @@ class Route:
     actions: frozenset[str] | None  # None: every action
     handler: Handler
     humans_only: bool  # never triggered by our own bot (no loops)
+    only_us: bool = False  # only for events our own bot caused
 
 
 class Router:
@@ -29,10 +30,11 @@ class Router:
         self.routes: list[Route] = []
 
     def register(
-        self, event: str, *actions: str, humans_only: bool = True
+        self, event: str, *actions: str, humans_only: bool = True, only_us: bool = False
     ) -> Callable[[Handler], Handler]:
         def add(handler: Handler) -> Handler:
-            self.routes.append(Route(event, frozenset(actions) or None, handler, humans_only))
+            self.routes.append(Route(event, frozenset(actions) or None, handler,
+                                     humans_only and not only_us, only_us))
             return handler
 
         return add
@@ -52,7 +54,7 @@ class Router:
         from_us = is_own_bot(event, bot_login)
         jobs: list[JobSpec] = []
         for route in self.matching(delivery.event, delivery.action):
-            if route.humans_only and from_us:
+            if (route.humans_only and from_us) or (route.only_us and not from_us):
                 continue
             jobs.extend(route.handler(event, delivery))
         return jobs

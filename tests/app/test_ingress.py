@@ -157,6 +157,15 @@ def test_own_bot_events_trigger_nothing(client: TestClient, redis_conn: redis.Re
     assert queued_jobs(redis_conn) == []
 
 
+def test_own_push_is_audited_not_regenerated(client: TestClient, redis_conn: redis.Redis,
+                                             settings: Settings) -> None:
+    payload = json.loads((FIXTURES / "webhooks/pull_request/synchronize.json").read_bytes())
+    payload["sender"] = {"login": settings.bot_login, "id": 1, "type": "Bot"}
+    resp = post(client, "pull_request", json.dumps(payload).encode(), "own-push")
+    assert resp.json()["status"] == "enqueued"
+    assert queued_jobs(redis_conn) == ["own-push--audit"]
+
+
 def test_health_ready_and_metrics(client: TestClient) -> None:
     post(client, "pull_request", _opened())
     post(client, "ping", (FIXTURES / "webhooks/ping/ping.json").read_bytes()
