@@ -1,0 +1,137 @@
+"""Signed webhook deliveries to the App, recorded like GitHub's delivery log.
+
+All deliveries go through one worker thread so they arrive in order. The control API
+waits for the queue to drain before answering (a human's change has reached the App when
+the call returns); events caused by the App's own API calls are sent in the background,
+as GitHub never holds an API answer until its webhook is delivered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from tests.emulator import render
+from tests.emulator.state import Delivery, Repo, Store
+from tests.emulator.webhook_schema import validate_webhook
+
+HOOK_ID = 109948940
+USER_AGENT = "GitHub-Hookshot/a1b2c3d"
+log = logging.getLogger(__name__)
+
+
+def sign(secret: str, body: bytes, algo: str = "sha256") -> str:
+    return f"{algo}=" + hmac.new(secret.encode(), body, getattr(hashlib, algo)).hexdigest()
+
+
+def _validate(event: str, payload: dict) -> str | None:
+    return validate_webhook(event, payload, app_delivery=True)
+
+
+class Hooks:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emulator-hooks")
+        self.client = httpx.Client(timeout=30.0)
+        self.schema_errors: list[str] = []
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        self.client.close()
+
+    def envelope(self, repo: Repo | None, sender: str, **fields: object) -> dict:
+        """A payload with the common keys GitHub adds to every repository event."""
+        s = self.store
+        payload = dict(fields)
+        if repo is not None:
+            payload["repository"] = render.repository(s, repo, full=False)
+            if repo.owner in s.orgs:
+                payload["organization"] = render.organization(s, repo.owner)
+            inst = s.installation_for(repo.full_name)
+            if inst is not None:
+                payload["installation"] = {
+                    "id": inst.id,
+                    "node_id": render.node_id("Installation", inst.id),
+                }
+        payload["sender"] = render.user(s, sender)
+        return payload
+
+    def emit(self, event: str, payload: dict) -> Delivery:
+        """Record a delivery (caller holds the lock) and queue it for the hook thread.
+
+        Never wait here: the hook thread takes the lock to record the App's answer."""
+        s = self.store
+        repo = payload.get("repository") or {}
+        d = Delivery(
+            id=s.next_id() * 1000 + 7,
+            guid=str(uuid.uuid4()),
+            event=event,
+            action=payload.get("action"),
+            payload=payload,
+            installation_id=(payload.get("installation") or {}).get("id"),
+            repository_id=repo.get("id"),
+        )
+        s.deliveries.append(d)
+        error = _validate(event, payload)
+        if error:
+            self.schema_errors.append(f"{event}.{d.action}: {error}")
+        self.pool.submit(self._send, d)
+        return d
+
+    def redeliver(self, original: Delivery) -> Delivery:
+        s = self.store
+        d = Delivery(
+            id=s.next_id() * 1000 + 7,
+            guid=original.guid,
+            event=original.event,
+            action=original.action,
+            payload=original.payload,
+            installation_id=original.installation_id,
+            repository_id=original.repository_id,
+            redelivery=True,
+        )
+        s.deliveries.append(d)
+        self.pool.submit(self._send, d)
+        return d
+
+    def drain(self) -> None:
+        """Wait for every delivery queued so far."""
+        self.pool.submit(lambda: None).result(timeout=60)
+
+    def _send(self, d: Delivery) -> None:
+        s = self.store
+        url = s.webhook_url
+        body = json.dumps(d.payload).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "X-GitHub-Event": d.event,
+            "X-GitHub-Delivery": d.guid,
+            "X-GitHub-Hook-ID": str(HOOK_ID),
+            "X-GitHub-Hook-Installation-Target-ID": str(s.app.id),
+            "X-GitHub-Hook-Installation-Target-Type": "integration",
+            "X-Hub-Signature": sign(s.app.webhook_secret, body, "sha1"),
+            "X-Hub-Signature-256": sign(s.app.webhook_secret, body),
+        }
+        start = time.monotonic()
+        code, text = 0, ""
+        if url:
+            try:
+                resp = self.client.post(url, content=body, headers=headers)
+                code, text = resp.status_code, resp.text[:2000]
+            except httpx.HTTPError as e:
+                text = f"{type(e).__name__}: {e}"
+        else:
+            text = "no webhook URL configured"
+        with s.lock:
+            d.duration = round(time.monotonic() - start, 3)
+            d.status_code = code
+            d.status = "OK" if 200 <= code < 300 else f"Invalid HTTP Response: {code}"
+            d.response = text
