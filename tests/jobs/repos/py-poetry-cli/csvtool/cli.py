@@ -1,0 +1,6 @@
+import click
+
+
+@click.command()
+def main():
+    click.echo('ok')

@@ -1,0 +1,1 @@
+fn main() { println!("{}", ledger_core::balance(&[1, 2])); }
