@@ -26,7 +26,9 @@ class AuditTrail:
                 count: int = 100) -> list[dict[str, Any]]:
         """Newest first, filtered; scans at most 50x `count` entries."""
         out: list[dict[str, Any]] = []
-        for _id, data in self.conn.xrevrange(STREAM, count=count * 50):
+        rows: list[tuple[bytes, dict[bytes, bytes]]] = self.conn.xrevrange(  # type: ignore[assignment]
+            STREAM, count=count * 50)
+        for _id, data in rows:
             entry = json.loads(data[b"entry"])
             if (kind is None or entry.get("kind") == kind) and (
                 repo is None or entry.get("repo") == repo

@@ -75,7 +75,7 @@ def publish(
     if external_id:
         data["external_id"] = external_id
     if check_run_id is None:
-        run_id = int(gh.rest.checks.create(owner, repo, data=data).parsed_data.id)  # type: ignore[arg-type]
+        run_id = int(gh.rest.checks.create(owner, repo, data=data).parsed_data.id)  # type: ignore[call-overload]
     else:
         run_id = check_run_id
         del data["head_sha"]
@@ -91,4 +91,4 @@ def start(gh: GitHub[Any], owner: str, repo: str, *, name: str, head_sha: str,
     """An in-progress check run, so people see the crew at work."""
     data = {"name": name, "head_sha": head_sha, "status": "in_progress",
             "output": {"title": title, "summary": title}}
-    return int(gh.rest.checks.create(owner, repo, data=data).parsed_data.id)  # type: ignore[arg-type]
+    return int(gh.rest.checks.create(owner, repo, data=data).parsed_data.id)  # type: ignore[call-overload]

@@ -43,7 +43,8 @@ def _resolve_slug(settings: Settings) -> Settings:
     from app.github import GitHubApp
 
     try:
-        slug = GitHubApp(settings).app_client().rest.apps.get_authenticated().parsed_data.slug
+        app = GitHubApp(settings).app_client().rest.apps.get_authenticated().parsed_data
+        slug = app.slug if app else None
     except Exception as exc:  # noqa: BLE001 - any failure only costs loop protection
         log.warning("could not read the App's slug (set APP_SLUG): %s", exc)
         return settings

@@ -9,20 +9,30 @@ from __future__ import annotations
 import base64
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from githubkit import AppAuthStrategy, AppInstallationAuthStrategy, GitHub
-from githubkit.exception import RequestFailed
-from githubkit.retry import RETRY_RATE_LIMIT, RETRY_SERVER_ERROR
+from githubkit.exception import RateLimitExceeded, RequestFailed
+from githubkit.retry import RetryServerError
+from githubkit.typing import RetryOption
 
 from app.settings import Settings, get_settings
 
 ClientFactory = Callable[[int], GitHub[Any]]
 
 
-def _retry(exc: Any, count: int) -> Any:
-    decision = RETRY_RATE_LIMIT(exc, count)
-    return decision if decision.do_retry else RETRY_SERVER_ERROR(exc, count)
+MAX_INLINE_WAIT = timedelta(seconds=10)
+_server_errors = RetryServerError(max_retry=2)
+
+
+def _retry(exc: Any, count: int) -> RetryOption:
+    """Short waits happen in the job; a long Retry-After raises, and RQ retries the job
+    later (app.queue.is_transient) instead of holding a worker for a minute."""
+    if isinstance(exc, RateLimitExceeded):
+        wait = exc.retry_after
+        return RetryOption(count < 1 and wait <= MAX_INLINE_WAIT, wait)
+    return _server_errors(exc, count)
 
 
 class GitHubApp:
@@ -87,4 +97,4 @@ def read_file(gh: GitHub[Any], owner: str, repo: str, path: str, ref: str) -> st
     data = resp.json()
     if not isinstance(data, dict) or data.get("type") != "file":
         return None
-    return base64.b64decode(data.get("content", "")).decode("utf-8", errors="replace")
+    return base64.b64decode(str(data.get("content", ""))).decode("utf-8", errors="replace")

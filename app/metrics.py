@@ -54,7 +54,8 @@ def render(conn: redis.Redis) -> str:
     for key, count in sorted(deliveries.items()):
         event, action, outcome = key.decode().split("|")
         delivery_rows.append(({"event": event, "action": action, "outcome": outcome}, float(count)))
-    job_count, job_sum = [], []
+    job_count: list[tuple[dict[str, str], float]] = []
+    job_sum: list[tuple[dict[str, str], float]] = []
     for key, value in sorted(jobs.items()):
         func, outcome, stat = key.decode().rsplit("|", 2)
         row = ({"job": func, "outcome": outcome}, float(value))

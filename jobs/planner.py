@@ -21,7 +21,7 @@ CONFIG_CHECK = "shipcrew / config"
 
 def changed_files(ctx: JobContext, number: int) -> list[dict[str, Any]]:
     """Every file of the PR (GitHub pages them, 100 at a time, up to 3,000)."""
-    files = ctx.gh.rest.paginate(
+    files: Any = ctx.gh.rest.paginate(
         ctx.gh.rest.pulls.list_files, owner=ctx.owner, repo=ctx.name, pull_number=number,
         per_page=100,
     )
