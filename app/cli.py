@@ -133,12 +133,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from jobs.crew import run_offline
+    from jobs.crew import InputError, run_offline
 
     if not args.path.is_dir():
         print(f"shipcrew run: {args.path}: not a directory", file=sys.stderr)
         return 2
-    result = run_offline(args.path, args.out)
+    try:
+        result = run_offline(args.path, args.out)
+    except InputError as exc:
+        print(f"shipcrew run: {exc}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(result, indent=2))
     else:
