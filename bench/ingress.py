@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.embedded import EmbeddedRedis  # noqa: E402
 from app.webhooks import sign  # noqa: E402
-from bench._load import Request, flat_out, fixed_rate  # noqa: E402
+from bench._load import Request, fixed_rate, flat_out  # noqa: E402
 
 SECRET = "bench-secret"
 PAYLOAD = json.loads((ROOT / "tests/fixtures/webhooks/pull_request/opened-2.json").read_text())
