@@ -1,0 +1,70 @@
+"""Jobs through real RQ workers: ids, retries for transient errors only, failure records."""
+
+from __future__ import annotations
+
+import httpx
+import redis
+from rq import Queue, SimpleWorker
+from rq.registry import ScheduledJobRegistry
+
+from app.audit import AuditTrail
+from app.metrics import render
+from app.queue import JobSpec, Urgency, enqueue, is_transient, job_id_for, queues
+
+
+def broken_input() -> None:
+    raise ValueError("the payload makes no sense")
+
+
+def network_down() -> None:
+    raise httpx.ConnectError("connection refused")
+
+
+def fine() -> str:
+    return "ok"
+
+
+def run(conn: redis.Redis) -> None:
+    SimpleWorker(queues(conn), connection=conn).work(burst=True, logging_level="ERROR")
+
+
+def test_job_ids_are_safe_and_deterministic() -> None:
+    assert job_id_for("72d3162e-cc78-11e3-81ab-4c9367dc0958", "plan") == \
+        "72d3162e-cc78-11e3-81ab-4c9367dc0958--plan"
+    assert job_id_for("a:b/c", "x") == "a_b_c--x"
+
+
+def test_permanent_failure_is_recorded_once_and_not_retried(redis_conn: redis.Redis) -> None:
+    job_id = enqueue(redis_conn, "d1", JobSpec("bad", "tests.app.test_queue.broken_input"))
+    run(redis_conn)
+    [entry] = AuditTrail(redis_conn).entries(kind="job_failed")
+    assert (entry["job"], entry["final"]) == (job_id, True)
+    assert "ValueError: the payload makes no sense" in entry["error"]
+    assert ScheduledJobRegistry(queue=Queue("shipcrew-default", connection=redis_conn)).count == 0
+    assert ('shipcrew_job_failures_total{job="tests.app.test_queue.broken_input",'
+            'outcome="failed"} 1') in render(redis_conn)
+
+
+def test_transient_failure_is_retried_later(redis_conn: redis.Redis) -> None:
+    enqueue(redis_conn, "d2", JobSpec("net", "tests.app.test_queue.network_down", {},
+                                      Urgency.URGENT))
+    run(redis_conn)
+    [entry] = AuditTrail(redis_conn).entries(kind="job_failed")
+    assert entry["final"] is False
+    scheduled = ScheduledJobRegistry(queue=Queue("shipcrew-urgent", connection=redis_conn))
+    assert scheduled.get_job_ids() == ["d2--net"]
+
+
+def test_success_is_measured(redis_conn: redis.Redis) -> None:
+    enqueue(redis_conn, "d3", JobSpec("ok", "tests.app.test_queue.fine"))
+    run(redis_conn)
+    text = render(redis_conn)
+    assert ('shipcrew_job_duration_seconds_count{job="tests.app.test_queue.fine",'
+            'outcome="succeeded"} 1') in text
+
+
+def test_what_counts_as_transient() -> None:
+    assert is_transient(httpx.ReadTimeout("slow"))
+    assert is_transient(redis.ConnectionError())
+    assert not is_transient(ValueError())
+    assert not is_transient(KeyError("x"))
