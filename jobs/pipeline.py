@@ -140,3 +140,11 @@ def run_offline(root: Path, out: Path | None = None, validate: bool = False) -> 
         if not report.ok:
             result["verdict"] = "fail"
     return result
+
+
+def generate_for_pull_request(**kwargs: Any) -> dict[str, Any]:
+    """The RQ entry point (`jobs.pipeline.generate_for_pull_request`); the GitHub glue lives
+    in jobs/pipeline_github.py, which imports this module's pure core."""
+    from jobs.pipeline_github import generate_for_pull_request as run
+
+    return run(**kwargs)

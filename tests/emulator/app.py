@@ -11,6 +11,7 @@ from tests.emulator import (
     control,
     control_more,
     routes_app,
+    routes_archive,
     routes_checks,
     routes_deploy,
     routes_git,
@@ -43,6 +44,7 @@ def create_app(store: Store | None = None) -> Starlette:
         *routes_git.ROUTES,
         *routes_pulls.ROUTES,
         *routes_deploy.ROUTES,
+        *routes_archive.ROUTES,
         *control_more.ROUTES,  # before control: more specific /check-runs/{id}/action
         *control.ROUTES,
     ]
