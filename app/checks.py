@@ -3,15 +3,19 @@ within 65,535 characters, at most 3 requested actions with GitHub's label limits
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from githubkit import GitHub
+from rq import get_current_job
+from rq.job import Job
 
 MAX_ANNOTATIONS_PER_REQUEST = 50
 MAX_OUTPUT_CHARS = 65_535
 MAX_ACTIONS = 3
+_OPEN = "shipcrew:open-check:{job}"
+_OPEN_TTL = 7 * 24 * 3600
 _TRUNCATED = "\n\n… (truncated: GitHub keeps at most 65,535 characters)"
 
 Level = Literal["notice", "warning", "failure"]
@@ -74,6 +78,8 @@ def publish(
         data["actions"] = [a.body() for a in actions[:MAX_ACTIONS]]
     if external_id:
         data["external_id"] = external_id
+    if check_run_id is not None and (job := get_current_job()) is not None:
+        job.connection.delete(_OPEN.format(job=job.id))
     if check_run_id is None:
         run_id = int(gh.rest.checks.create(owner, repo, data=data).parsed_data.id)  # type: ignore[call-overload]
     else:
@@ -88,7 +94,31 @@ def publish(
 
 def start(gh: GitHub[Any], owner: str, repo: str, *, name: str, head_sha: str,
           title: str) -> int:
-    """An in-progress check run, so people see the crew at work."""
+    """An in-progress check run, so people see the crew at work.
+
+    Inside an RQ job, the run is remembered for the job: if the job fails for good,
+    `close_orphan` completes it as failed instead of leaving it spinning forever.
+    """
     data = {"name": name, "head_sha": head_sha, "status": "in_progress",
             "output": {"title": title, "summary": title}}
-    return int(gh.rest.checks.create(owner, repo, data=data).parsed_data.id)  # type: ignore[call-overload]
+    run_id = int(gh.rest.checks.create(owner, repo, data=data).parsed_data.id)  # type: ignore[call-overload]
+    job = get_current_job()
+    if job is not None:
+        job.connection.set(_OPEN.format(job=job.id), run_id, ex=_OPEN_TTL)
+    return run_id
+
+
+def close_orphan(gh_for: Callable[[int], GitHub[Any]], job: Job, error: str) -> int | None:
+    """Complete the check run a job opened and never completed; returns its id."""
+    raw = job.connection.getdel(_OPEN.format(job=job.id))
+    installation, repo = job.kwargs.get("installation_id"), job.kwargs.get("repo")
+    if raw is None or not installation or not repo:
+        return None
+    run_id = int(raw)
+    owner, name = str(repo).split("/", 1)
+    gh_for(int(installation)).rest.checks.update(owner, name, run_id, data={  # type: ignore[call-overload]
+        "status": "completed", "conclusion": "failure",
+        "output": {"title": "shipcrew errored", "summary": fit(
+            "The job stopped with an error and its retries are used up; nothing was "
+            f"changed. Push again or re-run this check to retry.\n\n```\n{error}\n```")}})
+    return run_id

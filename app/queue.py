@@ -93,6 +93,16 @@ def on_job_success(job: Job, connection: redis.Redis, result: Any, *args: Any) -
     record_job(connection, job.func_name, "succeeded", _duration(job))
 
 
+def _close_orphan_check(job: Job, error: str) -> None:
+    from app.checks import close_orphan
+    from app.github import client_for
+
+    try:
+        close_orphan(client_for, job, error)
+    except Exception as exc:  # noqa: BLE001 - a callback must never take the worker down
+        log.warning("could not close the check run of job %s: %s", job.id, exc)
+
+
 def on_job_failure(
     job: Job, connection: redis.Redis, typ: Any, value: BaseException | None, tb: Any
 ) -> None:
@@ -104,11 +114,14 @@ def on_job_failure(
         job.retries_left = 0
     final = not job.should_retry
     record_job(connection, job.func_name, "failed" if final else "retried", _duration(job))
+    error = f"{type(value).__name__}: {value}"[:2000]
+    if final:
+        _close_orphan_check(job, error)
     AuditTrail(connection).record(
         "job_failed",
         job=job.id,
         func=job.func_name,
-        error=f"{type(value).__name__}: {value}"[:2000],
+        error=error,
         final=final,
         repo=job.kwargs.get("repo"),
     )

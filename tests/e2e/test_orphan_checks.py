@@ -1,0 +1,29 @@
+"""A job that dies after opening a check run does not leave it spinning forever."""
+
+from __future__ import annotations
+
+from app import checks
+from app.github import client_for
+from app.queue import JobSpec, enqueue
+from tests.e2e.conftest import Crew
+
+
+def opens_then_dies(*, installation_id: int, repo: str, head_sha: str) -> None:
+    owner, name = repo.split("/")
+    checks.start(client_for(installation_id), owner, name, name="shipcrew / pipeline",
+                 head_sha=head_sha, title="Working")
+    raise ValueError("template exploded")
+
+
+def test_final_failure_completes_the_open_check_run(crew: Crew) -> None:
+    emu = crew.emulator
+    repo = emu.create_repo("octo", "orphan", {"a.txt": "a\n"})
+    sha = emu.state("octo", "orphan")["branches"]["main"]
+    enqueue(crew.conn, "d-orphan", JobSpec("die", "tests.e2e.test_orphan_checks.opens_then_dies",
+                                          {"installation_id": repo["installation_id"],
+                                           "repo": "octo/orphan", "head_sha": sha}))
+    crew.work()
+    [run] = emu.state("octo", "orphan")["check_runs"]
+    assert (run["status"], run["conclusion"]) == ("completed", "failure")
+    assert run["output"]["title"] == "shipcrew errored"
+    assert "ValueError: template exploded" in run["output"]["summary"]
