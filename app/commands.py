@@ -24,7 +24,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from app.config import RepoConfig
-from jobs.release import (
+from jobs.gates import (
     approval_tiers_for,
     environment_config,
     permission_at_least,

@@ -21,6 +21,74 @@ from tests.conftest import FIXTURES, WEBHOOK_SECRET
 WEBHOOK_FIXTURES = sorted((FIXTURES / "webhooks").glob("*/*.json"))
 # (event, action) pairs that must plan work; every other real payload is accepted and ignored.
 PLANNED = {("pull_request", a) for a in ("opened", "reopened", "synchronize", "ready_for_review")}
+Expected = list[tuple[str, str, str, dict]]  # (job name, function, queue, kwargs)
+
+
+def _base(payload: dict, delivery: str) -> dict:
+    return {"installation_id": payload["installation"]["id"],
+            "repo": payload["repository"]["full_name"], "delivery_id": delivery}
+
+
+def _plan(payload: dict, delivery: str) -> Expected:
+    pr = payload["pull_request"]
+    if pr["state"] != "open":
+        return []
+    kwargs = {**_base(payload, delivery), "number": pr["number"], "head_sha": pr["head"]["sha"]}
+    return [("plan", "jobs.planner.plan_pull_request", "shipcrew-default", kwargs)]
+
+
+def _command(payload: dict, delivery: str) -> Expected:
+    issue, comment = payload["issue"], payload["comment"]
+    if not issue.get("pull_request") or payload["sender"]["type"] == "Bot":
+        return []
+    kwargs = {**_base(payload, delivery), "number": issue["number"], "comment_id": comment["id"],
+              "body": comment["body"], "author": comment["user"]["login"]}
+    return [("command", "jobs.commands.handle_comment", "shipcrew-urgent", kwargs)]
+
+
+def _deployment(payload: dict, delivery: str) -> Expected:
+    d, s = payload["deployment"], payload["deployment_status"]
+    kwargs = {**_base(payload, delivery), "deployment_id": d["id"],
+              "environment": s["environment"], "sha": d["sha"], "ref": d["ref"],
+              "state": s["state"], "creator": s["creator"]["login"]}
+    return [("deployment", "jobs.deploy.on_deployment_status", "shipcrew-urgent", kwargs)]
+
+
+def _reevaluate(payload: dict, delivery: str) -> Expected:
+    run = payload.get("check_run") or payload["workflow_run"]
+    kwargs = {**_base(payload, delivery), "sha": run["head_sha"]}
+    return [("reevaluate", "jobs.release.reevaluate", "shipcrew-urgent", kwargs)]
+
+
+def _check_action(payload: dict, delivery: str) -> Expected:
+    run = payload["check_run"]
+    if not run["name"].startswith("shipcrew / "):  # only our own check runs
+        return []
+    kwargs = {**_base(payload, delivery), "check_run_id": run["id"],
+              "head_sha": run["head_sha"], "identifier": payload["requested_action"]["identifier"],
+              "requester": payload["sender"]["login"]}
+    return [("check-action", "jobs.auditor.on_check_run_action", "shipcrew-urgent", kwargs)]
+
+
+def _rerun(payload: dict, delivery: str) -> Expected:
+    run = payload.get("check_run")
+    if run is not None and not run["name"].startswith("shipcrew / "):
+        return []
+    head_sha = (run or payload["check_suite"])["head_sha"]
+    return [("rerun", "jobs.auditor.rerun", "shipcrew-default",
+             {**_base(payload, delivery), "head_sha": head_sha})]
+
+
+EXPECTED = {
+    **{key: _plan for key in PLANNED},
+    ("issue_comment", "created"): _command,
+    ("deployment_status", "created"): _deployment,
+    ("check_run", "completed"): _reevaluate,
+    ("workflow_run", "completed"): _reevaluate,
+    ("check_run", "requested_action"): _check_action,
+    ("check_run", "rerequested"): _rerun,
+    ("check_suite", "rerequested"): _rerun,
+}
 
 
 @pytest.fixture
@@ -61,22 +129,14 @@ def test_every_real_payload_is_accepted(client: TestClient, redis_conn: redis.Re
     assert resp.status_code == 202, resp.text
     jobs = queued_jobs(redis_conn)
     # Repository-hook examples carry no installation: an App cannot act on those.
-    planned = ((event, action) in PLANNED and payload["pull_request"]["state"] == "open"
-               and "installation" in payload)
-    if planned:
-        assert jobs == [f"{delivery}--plan"]
-        job = Queue("shipcrew-default", connection=redis_conn).fetch_job(jobs[0])
-        assert job is not None and job.func_name == "jobs.planner.plan_pull_request"
-        pr = payload["pull_request"]
-        assert job.kwargs == {
-            "installation_id": payload["installation"]["id"],
-            "repo": payload["repository"]["full_name"],
-            "delivery_id": delivery, "number": pr["number"], "head_sha": pr["head"]["sha"],
-        }
-        assert resp.json()["status"] == "enqueued"
-    else:
-        assert jobs == []
-        assert resp.json()["status"] == "ignored"
+    planner = EXPECTED.get((event, action))
+    expected = planner(payload, delivery) if planner and "installation" in payload else []
+    assert jobs == [f"{delivery}--{name}" for name, _, _, _ in expected]
+    for job_id, (_, func, queue, kwargs) in zip(jobs, expected, strict=True):
+        job = Queue(queue, connection=redis_conn).fetch_job(job_id)
+        assert job is not None and job.func_name == func
+        assert job.kwargs == kwargs
+    assert resp.json()["status"] == ("enqueued" if expected else "ignored")
 
 
 def _opened() -> bytes:
@@ -178,3 +238,16 @@ def test_health_ready_and_metrics(client: TestClient) -> None:
         in text
     assert 'shipcrew_deliveries_total{event="ping",action="",outcome="ignored"} 1' in text
     assert 'shipcrew_queue_depth{queue="shipcrew-default"} 1' in text
+
+
+@pytest.mark.parametrize("name", ["check_run/requested_action", "check_run/rerequested"])
+def test_our_check_run_buttons_and_reruns_reach_the_auditor(
+        client: TestClient, redis_conn: redis.Redis, name: str) -> None:
+    payload = json.loads((FIXTURES / "webhooks" / f"{name}.json").read_text())
+    payload["check_run"]["name"] = "shipcrew / policy"
+    delivery = str(uuid.uuid4())
+    assert post(client, "check_run", json.dumps(payload).encode(), delivery).status_code == 202
+    handler = EXPECTED[("check_run", payload["action"])]
+    ((job_name, func, queue, kwargs),) = handler(payload, delivery)
+    job = Queue(queue, connection=redis_conn).fetch_job(f"{delivery}--{job_name}")
+    assert job is not None and (job.func_name, job.kwargs) == (func, kwargs)

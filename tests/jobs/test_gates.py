@@ -7,8 +7,8 @@ import pytest
 
 from app.config import RepoConfig
 from app.findings import Verdict
-from jobs.deploy import DeploymentRecord
-from jobs.release import (
+from jobs.decide import decide
+from jobs.gates import (
     COMMENT_LIMIT,
     Approval,
     ApprovalGate,
@@ -17,9 +17,9 @@ from jobs.release import (
     GateDecision,
     GateResult,
     Waiver,
-    decide,
     gates_for,
 )
+from jobs.history import DeploymentRecord
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # a Friday
 SHA = "a" * 40

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from jobs.deploy import DeploymentRecord, render_history, rollback_target
+from jobs.history import DeploymentRecord, render_history, rollback_target
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
