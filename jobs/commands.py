@@ -250,9 +250,8 @@ def handle_comment(
         if parsed.ignore:
             return {"status": "no command"}
         ctx = job_context(installation_id, repo, delivery_id, conn, factory)
-        with ctx.gh:  # one HTTP connection for the job's calls
-            comments.react(ctx, comment_id, "eyes")
-            return _run_all(ctx, parsed, number, comment_id, author)
+        comments.react(ctx, comment_id, "eyes")
+        return _run_all(ctx, parsed, number, comment_id, author)
 
 
 def _run_all(ctx: JobContext, parsed: ParseResult, number: int, comment_id: int,

@@ -60,9 +60,8 @@ def on_deployment_status(
         if state not in GOOD_STATES | BAD_STATES:
             return {"status": "ignored", "state": state}
         ctx = job_context(installation_id, repo, delivery_id, conn, factory)
-        with ctx.gh:  # one HTTP connection for the job's calls
-            return _follow(ctx, GateStore(ctx.conn, repo), deployment_id, environment, sha, ref,
-                           state, creator)
+        return _follow(ctx, GateStore(ctx.conn, repo), deployment_id, environment, sha, ref,
+                       state, creator)
 
 
 def _follow(ctx: JobContext, store: GateStore, deployment_id: int, environment: str, sha: str,

@@ -47,8 +47,7 @@ def on_protection_rule(
         gate = store.gate(run_id, environment) or PendingGate(
             installation_id=installation_id, repo=repo, run_id=run_id, environment=environment,
             sha=sha, ref=ref, pull_numbers=pull_numbers, created_at=gate_store.clock())
-        with ctx.gh:  # one HTTP connection for the job's calls
-            return _summary(evaluate(ctx, store, gate, trigger="deployment requested"))
+        return _summary(evaluate(ctx, store, gate, trigger="deployment requested"))
 
 
 def reevaluate(
@@ -62,8 +61,7 @@ def reevaluate(
         store = GateStore(ctx.conn, repo)
         if not store.gates(sha=sha, environment=environment):
             return {"status": "nothing pending"}  # the common case costs no GitHub call
-        with ctx.gh:
-            decided = reevaluate_pending(ctx, store, sha, environment, trigger="checks changed")
+        decided = reevaluate_pending(ctx, store, sha, environment, trigger="checks changed")
         return {"status": "reevaluated", "decisions": [_summary(d) for d in decided]}
 
 
@@ -78,8 +76,7 @@ def recheck(
         gate = store.gate(run_id, environment)
         if gate is None:
             return {"status": "already answered"}
-        with ctx.gh:
-            return _summary(evaluate(ctx, store, gate, trigger="scheduled re-check"))
+        return _summary(evaluate(ctx, store, gate, trigger="scheduled re-check"))
 
 
 def reevaluate_pending(
