@@ -25,11 +25,13 @@ class Verdict(StrEnum):
 
 
 class Fix(BaseModel):
-    """A safe automatic edit: the whole new content of one file."""
+    """A safe automatic edit a rule offers (`kind`, see jobs.fixes); `content` is the whole
+    new text of `path` once it has been computed."""
 
+    kind: str
     path: str
-    content: str
     description: str = ""
+    content: str | None = None
 
 
 class Finding(BaseModel):

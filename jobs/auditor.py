@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from app import POLICIES_DIR
 from app.config import CONFIG_PATH, ConfigError, PoliciesConfig, parse_config
 from app.files import Files, read_tree
-from app.findings import Finding, Mode, Severity, Verdict, verdict_of
+from app.findings import Finding, Fix, Mode, Severity, Verdict, verdict_of
 from jobs import inputs
 from jobs.inputs import Document
 from jobs.inputs_secrets import secret_candidates
@@ -113,10 +113,13 @@ def _finding(raw: RawResult, doc: Document, text: str | None) -> Finding:
     offset = data.get("line_offset")
     if isinstance(offset, int) and text and line:
         line = _inside_scalar(text, line, offset)
+    fix = data.get("fix")
     return Finding(
         rule=str(data.get("id") or raw.rule), severity=Severity(severity), path=path,
         line=line if line and line > 0 else None, message=raw.msg,
         recourse=str(data.get("recourse") or ""),
+        fix=Fix(kind=fix, path=path, description=str(data.get("recourse") or ""))
+        if isinstance(fix, str) else None,
     )
 
 
@@ -257,3 +260,24 @@ def inputs_decode(path: Path) -> str | None:
         return decode(path.read_bytes())
     except OSError:
         return None
+
+
+# --- RQ entry points: the GitHub glue lives in jobs.auditor_github -------------------------
+
+
+def audit_pull_request(**kwargs: Any) -> dict[str, Any]:
+    from jobs.auditor_github import audit_pull_request as run
+
+    return run(**kwargs)
+
+
+def on_check_run_action(**kwargs: Any) -> dict[str, Any]:
+    from jobs.auditor_github import on_check_run_action as run
+
+    return run(**kwargs)
+
+
+def rerun(**kwargs: Any) -> dict[str, Any]:
+    from jobs.auditor_github import rerun as run
+
+    return run(**kwargs)

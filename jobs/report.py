@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from urllib.parse import quote
 
 from app.findings import Finding, Mode, Severity, Verdict
 
@@ -87,7 +88,9 @@ def sarif(findings: Sequence[Finding]) -> dict[str, object]:
     results = []
     for f in findings:
         location = {"physicalLocation": {
-            "artifactLocation": {"uri": f.path or ".github/shipcrew.yml", "uriBaseId": "%SRCROOT%"},
+            # A URI reference: spaces and non-ASCII characters percent-encoded (RFC 3986).
+            "artifactLocation": {"uri": quote(f.path or ".github/shipcrew.yml", safe="/"),
+                                 "uriBaseId": "%SRCROOT%"},
             "region": {"startLine": max(f.line or 1, 1)},
         }}
         results.append({
@@ -106,3 +109,75 @@ def sarif(findings: Sequence[Finding]) -> dict[str, object]:
             "results": results,
         }],
     }
+
+
+# --- the `shipcrew / policy` check run (pure) ----------------------------------------------
+
+CONCLUSIONS = {Verdict.PASS: "success", Verdict.REVIEW: "action_required",
+               Verdict.FAIL: "failure"}
+_TITLES = {Verdict.PASS: "No blocking findings", Verdict.REVIEW: "A human should review",
+           Verdict.FAIL: "Blocked by policy"}
+
+
+def annotation_level(f: Finding) -> str:
+    if f.mode is Mode.AUDIT:
+        return "notice"
+    return "failure" if f.severity is Severity.HARD else "warning"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def check_summary(findings: Sequence[Finding], verdict: Verdict, changed: set[str],
+                  notes: Sequence[str] = (), fixes: Sequence[str] = (),
+                  policy_source: str = "") -> tuple[str, str]:
+    """Title and markdown summary: a table by rule in the PR's files (count, what to do),
+    then findings in files the PR does not touch, summarized."""
+    here = [f for f in findings if not f.path or f.path in changed]
+    legacy = [f for f in findings if f.path and f.path not in changed]
+    counts: dict[tuple[str, str, str], list[Finding]] = {}
+    for f in here:
+        counts.setdefault((f.rule, f.severity.value, f.mode.value), []).append(f)
+    blocking = sum(f.mode is Mode.ENFORCE and f.severity is Severity.HARD for f in here)
+    title = f"{_TITLES[verdict]}: {len(here)} finding(s)" if here else _TITLES[verdict]
+    lines = [f"**Verdict: {verdict.value}** — {blocking} blocking, {len(here)} in this change."]
+    if counts:
+        lines += ["", "| Rule | What | Severity | Mode | Count | What to do |",
+                  "|---|---|---|---|---|---|"]
+        for (rule, sev, mode), group in sorted(counts.items()):
+            what = TITLES.get(rule, group[0].message[:80])
+            todo = group[0].recourse or "See the annotations."
+            lines.append(f"| {rule} | {_cell(what)} | {sev} | {mode} | {len(group)} | "
+                         f"{_cell(todo)} |")
+    change_level = [f for f in here if not f.path]
+    for f in change_level:
+        lines.append(f"\n- **{f.rule}**: {f.message}" + (f" — {f.recourse}" if f.recourse
+                                                           else ""))
+    if fixes:
+        lines += ["", "**Apply fixes** (button above, for people with write access) commits:"]
+        lines += [f"- `{d}`" for d in fixes]
+    if legacy:
+        by_rule: dict[str, int] = {}
+        for f in legacy:
+            by_rule[f.rule] = by_rule.get(f.rule, 0) + 1
+        blocks = any(f.mode is Mode.ENFORCE and f.severity is Severity.HARD for f in legacy)
+        lines += ["", f"{len(legacy)} finding(s) in files this pull request does not touch "
+                  f"({'blocking: policies.legacy is block' if blocks else 'not blocking'}): "
+                  + ", ".join(f"{r} ×{n}" for r, n in sorted(by_rule.items()))]
+    if notes:
+        lines += ["", "Not evaluated:"] + [f"- {n}" for n in notes]
+    if policy_source:
+        lines += ["", policy_source]
+    return title, "\n".join(lines)
+
+
+def annotation_message(f: Finding) -> str:
+    text = f.message
+    if f.recourse:
+        text += f"\n\nFix: {f.recourse}"
+    if f.fix is not None:
+        text += "\n(Apply fixes can make this edit.)"
+    if f.mode is Mode.AUDIT:
+        text += "\n(audit mode: reported, not blocking)"
+    return text

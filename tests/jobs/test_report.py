@@ -1,7 +1,11 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
 
+import jsonschema
 import pytest
 
 from app.findings import Finding, Mode, Severity, Verdict
@@ -51,3 +55,56 @@ def test_sarif_shape_github_code_scanning_reads() -> None:
 def test_unknown_format() -> None:
     with pytest.raises(ValueError):
         render([], Verdict.PASS, "xml")
+
+
+# --- SARIF against the official OASIS schema (tests/jobs/data, see its SOURCE note) ---------
+
+SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
+_checker = jsonschema.FormatChecker()
+
+
+@_checker.checks("uri", raises=ValueError)
+def _is_uri(value: object) -> bool:
+    # jsonschema checks "uri" only with rfc3987 installed: an absolute URI, no spaces.
+    parts = urlsplit(str(value))
+    return bool(parts.scheme) and str(value).isascii() and not re.search(r"\s", str(value))
+
+
+@_checker.checks("uri-reference", raises=ValueError)
+def _is_uri_reference(value: object) -> bool:
+    urlsplit(str(value))
+    return str(value).isascii() and not re.search(r"[\s\\]", str(value))
+
+
+def validate_sarif(log: dict) -> None:
+    schema = json.loads(SCHEMA.read_text())
+    assert schema["$id"].startswith("https://raw.githubusercontent.com/oasis-tcs/sarif-spec/")
+    jsonschema.Draft7Validator(schema, format_checker=_checker).validate(log)
+
+
+def test_sarif_validates_against_the_official_schema() -> None:
+    odd = Finding(rule="SEC001", path="docs/my notes/ключ.md", line=3, message="key",
+                  recourse="rotate it")
+    log = json.loads(render([*FINDINGS, odd], Verdict.FAIL, "sarif"))
+    validate_sarif(log)
+    uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            for r in log["runs"][0]["results"]]
+    assert "docs/my%20notes/%D0%BA%D0%BB%D1%8E%D1%87.md" in uris
+
+
+def test_sarif_of_a_real_audit_and_of_nothing_validates() -> None:
+    from jobs.auditor import audit_files
+
+    files = {".github/workflows/ci.yml": "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n"
+             "      - uses: foo/bar@v1\n", "Dockerfile": "FROM ubuntu\n"}
+    result = audit_files(files)
+    assert result.findings
+    validate_sarif(json.loads(render(result.findings, result.verdict, "sarif")))
+    validate_sarif(json.loads(render([], Verdict.PASS, "sarif")))
+
+
+def test_schema_rejects_a_broken_log() -> None:
+    log = json.loads(render(FINDINGS, Verdict.FAIL, "sarif"))
+    log["runs"][0]["results"][0]["level"] = "fatal"
+    with pytest.raises(jsonschema.ValidationError):
+        validate_sarif(log)
