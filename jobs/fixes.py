@@ -25,8 +25,6 @@ from jobs import inputs
 from jobs.pins import SHA, Pins
 
 NON_ROOT_UID = 10001
-# Rules whose policy does not name a fix but whose recourse is itself a safe edit.
-FIX_BY_RULE = {"K8S001": "drop-privileged"}
 RESOURCES = {"requests": {"cpu": "100m", "memory": "128Mi"},
              "limits": {"cpu": "500m", "memory": "512Mi"}}
 _POD_SPEC = {"Pod": ("spec",), "CronJob": ("spec", "jobTemplate", "spec", "template", "spec")}
@@ -35,7 +33,7 @@ _DOCKER_TRAILING = {"cmd", "entrypoint", "expose", "healthcheck", "label", "stop
 
 
 def fix_kind(finding: Finding) -> str | None:
-    return finding.fix.kind if finding.fix else FIX_BY_RULE.get(finding.rule)
+    return finding.fix.kind if finding.fix else None
 
 
 class _Text:

@@ -20,7 +20,12 @@ k8s_pod_spec := spec if {
 	is_object(spec)
 }
 
-k8s_name := sprintf("%s/%s", [input.kind, object.get(input, ["metadata", "name"], "?")])
+# regopy 1.5.2 writes a defaulted string from object.get unescaped into the output, so the
+# unnamed case is built from constants instead.
+k8s_name := n if {
+	is_string(input.metadata.name)
+	n := sprintf("%s/%s", [input.kind, input.metadata.name])
+} else := sprintf("%s/?", [input.kind])
 
 k8s_containers contains [loc, c, field] if {
 	some field in ["containers", "initContainers", "ephemeralContainers"]
@@ -36,11 +41,14 @@ k8s_result(id, sev, msg, recourse, loc) := {"id": id, "severity": sev, "msg": ms
 deny contains r if {
 	some [loc, c, _] in k8s_containers
 	c.securityContext.privileged == true
-	r := k8s_result(
-		"K8S001", "hard",
-		sprintf("container `%s` in %s is privileged: it has full access to the node", [c.name, k8s_name]),
-		"Remove `securityContext.privileged: true` (or set it to false) and add only the capabilities the container needs under `securityContext.capabilities.add`.",
-		array.concat(loc, ["securityContext", "privileged"]),
+	r := object.union(
+		k8s_result(
+			"K8S001", "hard",
+			sprintf("container `%s` in %s is privileged: it has full access to the node", [c.name, k8s_name]),
+			"Remove `securityContext.privileged: true` (or set it to false) and add only the capabilities the container needs under `securityContext.capabilities.add`.",
+			array.concat(loc, ["securityContext", "privileged"]),
+		),
+		{"fix": "drop-privileged"},
 	)
 }
 
