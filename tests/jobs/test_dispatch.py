@@ -43,3 +43,10 @@ def test_choose_workflow_prefers_delivery() -> None:
         "release.yml", set())
     assert choose_workflow({"ci.yml": "on: push\n"}) is None
     assert choose_workflow({}) is None
+
+
+def test_the_generated_delivery_workflow_takes_environment_and_sha() -> None:
+    from pathlib import Path
+
+    golden = Path(__file__).parent / "golden/py-fastapi-uv/.github/workflows/delivery.yml"
+    assert dispatch_inputs(golden.read_text()) == {"environment", "sha"}
