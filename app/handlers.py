@@ -25,23 +25,25 @@ def _base(event: Event, delivery: Delivery) -> dict[str, Any] | None:
     }
 
 
-@router.register("pull_request", "opened", "reopened", "synchronize", "ready_for_review")
-def on_pull_request(event: Event, delivery: Delivery) -> list[JobSpec]:
+def _open_pull(event: Event, delivery: Delivery) -> dict[str, Any] | None:
+    """Job arguments for an open PR's head, or None."""
     base, pr = _base(event, delivery), event.pull_request
     if base is None or pr is None or pr.state != "open":
-        return []
-    kwargs = {**base, "number": pr.number, "head_sha": pr.head.sha}
-    return [JobSpec("plan", "jobs.planner.plan_pull_request", kwargs, Urgency.DEFAULT)]
+        return None
+    return {**base, "number": pr.number, "head_sha": pr.head.sha}
+
+
+@router.register("pull_request", "opened", "reopened", "synchronize", "ready_for_review")
+def on_pull_request(event: Event, delivery: Delivery) -> list[JobSpec]:
+    kwargs = _open_pull(event, delivery)
+    return [JobSpec("plan", "jobs.planner.plan_pull_request", kwargs)] if kwargs else []
 
 
 @router.register("pull_request", "synchronize", only_us=True)
 def on_own_push(event: Event, delivery: Delivery) -> list[JobSpec]:
     """Our own commit (generated files, fixes) is audited, never regenerated: no loops."""
-    base, pr = _base(event, delivery), event.pull_request
-    if base is None or pr is None or pr.state != "open":
-        return []
-    kwargs = {**base, "number": pr.number, "head_sha": pr.head.sha}
-    return [JobSpec("audit", "jobs.auditor.audit_pull_request", kwargs, Urgency.DEFAULT)]
+    kwargs = _open_pull(event, delivery)
+    return [JobSpec("audit", "jobs.auditor.audit_pull_request", kwargs)] if kwargs else []
 
 
 # --- the auditor's check run: buttons and re-runs (issue 5) -----------------------------------
