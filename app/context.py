@@ -55,11 +55,25 @@ class JobContext:
     def default_branch(self) -> str:
         return str(self.gh.rest.repos.get(self.owner, self.name).parsed_data.default_branch)
 
+    def current_pull(self, number: int, head_sha: str) -> Any | None:
+        """The PR if `head_sha` is still its open head, else None: latest push wins."""
+        pr = self.gh.rest.pulls.get(self.owner, self.name, number).parsed_data
+        if pr.state != "open" or pr.head.sha != head_sha:
+            return None
+        # The PR names the default branch: spare the repository call.
+        self.__dict__["default_branch"] = pr.base.repo.default_branch
+        return pr
+
     @cached_property
     def config(self) -> RepoConfig | ConfigError:
         """From the default branch only: a PR cannot change the rules it is judged by."""
         text = read_file(self.gh, self.owner, self.name, CONFIG_PATH, self.default_branch)
         return parse_config(text)
+
+
+def is_fork(pr: Any, repo: str) -> bool:
+    """A PR whose head lives in another repository: shipcrew cannot push to it."""
+    return pr.head.repo is None or pr.head.repo.full_name.lower() != repo.lower()
 
 
 def job_context(

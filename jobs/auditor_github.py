@@ -24,7 +24,7 @@ from githubkit.exception import RequestFailed
 
 from app import checks
 from app.config import ConfigError, PoliciesConfig
-from app.context import JobContext, job_context
+from app.context import JobContext, is_fork, job_context
 from app.files import Files
 from app.findings import Finding, Mode, Severity
 from app.github import ClientFactory
@@ -32,7 +32,7 @@ from app.logs import bound_delivery
 from jobs.auditor import AuditResult, audit_files
 from jobs.fixes import fix_files
 from jobs.pipeline_github import head_moved, push_to_branch, read_head, workflows_refused
-from jobs.planner import changed_files, current_pull
+from jobs.planner import changed_files
 from jobs.report import (
     CONCLUSIONS,
     TITLES,
@@ -147,10 +147,6 @@ def evaluate(ctx: JobContext, pr: Any, head_sha: str) -> tuple[
     return result, files, changed, source
 
 
-def is_fork(pr: Any, repo: str) -> bool:
-    return pr.head.repo is None or pr.head.repo.full_name.lower() != repo.lower()
-
-
 def safe_fixes(files: Files, findings: list[Finding],
                changed: dict[str, set[int]]) -> tuple[Files, list[str]]:
     """Fixes for the PR's own files only: files it does not touch stay as their owners left
@@ -167,11 +163,10 @@ def audit_pull_request(
 ) -> dict[str, Any]:
     with bound_delivery(delivery_id):
         ctx = job_context(installation_id, repo, delivery_id, conn, factory)
-        pr = current_pull(ctx, number, head_sha)
+        pr = ctx.current_pull(number, head_sha)
         if pr is None:
             ctx.audit.record("stale", repo=repo, number=number, head_sha=head_sha, job="audit")
             return {"status": "stale"}
-        ctx.__dict__["default_branch"] = pr.base.repo.default_branch
         result, files, changed, source = evaluate(ctx, pr, head_sha)
         fork = is_fork(pr, repo)
         fixes, described = ({}, []) if fork else safe_fixes(files, result.findings, changed)
@@ -244,14 +239,13 @@ def _apply(ctx: JobContext, run: Any, head_sha: str, requester: str) -> dict[str
                 f"`{permission.permission}` permission; applying fixes needs write access."}
     external = str(run.external_id or "")
     number = int(external[3:]) if external.startswith("pr:") else _pull_for(ctx, head_sha)
-    pr = current_pull(ctx, number, head_sha) if number else None
+    pr = ctx.current_pull(number, head_sha) if number else None
     if pr is None:
         return {"status": "stale", "reason": "Fixes not applied: the branch moved since this "
                 "verdict (the newer push has its own check run)."}
     if is_fork(pr, ctx.repo):
         return {"status": "refused", "reason": "Fixes not applied: the pull request comes "
                 "from a fork shipcrew cannot push to."}
-    ctx.__dict__["default_branch"] = pr.base.repo.default_branch
     result, files, changed, _ = evaluate(ctx, pr, head_sha)
     fixes, described = safe_fixes(files, result.findings, changed)
     if not fixes:

@@ -20,7 +20,7 @@ from githubkit.exception import RequestFailed
 
 from app import checks
 from app.config import ConfigError, GenerateConfig, GenerateMode, PoliciesConfig
-from app.context import JobContext, job_context
+from app.context import JobContext, is_fork, job_context
 from app.files import MAX_FILE_BYTES, Files, decode
 from app.findings import Finding, Mode, Severity
 from app.github import ClientFactory
@@ -29,7 +29,6 @@ from app.queue import is_transient
 from jobs.auditor import audit_files
 from jobs.pipeline import GenerationPlan, gate, plan_generation
 from jobs.pipeline_report import Outcome, check_output
-from jobs.planner import current_pull
 from jobs.validators import ValidationReport
 
 log = logging.getLogger(__name__)
@@ -273,14 +272,12 @@ def generate_for_pull_request(
     """Generate what the PR's head is missing and deliver it per `generate.mode`."""
     with bound_delivery(delivery_id):
         ctx = job_context(installation_id, repo, delivery_id, conn, factory)
-        pr = current_pull(ctx, number, head_sha)
+        pr = ctx.current_pull(number, head_sha)
         if pr is None:
             ctx.audit.record("stale", repo=repo, number=number, head_sha=head_sha,
                              job="generate")
             return {"status": "stale"}
-        # The PR already says which branch is the default: spare the repository call.
-        ctx.__dict__["default_branch"] = pr.base.repo.default_branch
-        fork = pr.head.repo is None or pr.head.repo.full_name.lower() != repo.lower()
+        fork = is_fork(pr, repo)
         run_id: int | None = None
         try:
             config = effective_config(ctx, artifacts)

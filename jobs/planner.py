@@ -9,7 +9,7 @@ import redis
 
 from app import checks
 from app.config import CONFIG_PATH, ConfigError, RepoConfig
-from app.context import JobContext, job_context
+from app.context import JobContext, is_fork, job_context
 from app.coordinator import ChangedFile, Plan, classify, plan
 from app.github import ClientFactory
 from app.logs import bound_delivery
@@ -27,12 +27,6 @@ def changed_files(ctx: JobContext, number: int) -> list[dict[str, Any]]:
     )
     return [{"path": f.filename, "status": f.status, "patch": f.patch,
              "previous_path": f.previous_filename or None} for f in files]
-
-
-def current_pull(ctx: JobContext, number: int, head_sha: str) -> Any | None:
-    """The PR if `head_sha` is still its head, else None: latest push wins."""
-    pr = ctx.gh.rest.pulls.get(ctx.owner, ctx.name, number).parsed_data
-    return pr if pr.state == "open" and pr.head.sha == head_sha else None
 
 
 def report_config_error(ctx: JobContext, head_sha: str, error: ConfigError) -> None:
@@ -66,7 +60,7 @@ def plan_pull_request(
 ) -> dict[str, Any]:
     with bound_delivery(delivery_id):
         ctx = job_context(installation_id, repo, delivery_id, conn, factory)
-        pr = current_pull(ctx, number, head_sha)
+        pr = ctx.current_pull(number, head_sha)
         if pr is None:
             ctx.audit.record("stale", repo=repo, number=number, head_sha=head_sha)
             return {"status": "stale"}
@@ -75,11 +69,10 @@ def plan_pull_request(
         if isinstance(config, ConfigError):
             report_config_error(ctx, head_sha, config)
             config = RepoConfig()
-        is_fork = pr.head.repo is None or pr.head.repo.full_name != repo
         classification = classify(
             [ChangedFile(path=f["path"], status=f["status"],
                          previous_filename=f["previous_path"]) for f in files], config)
-        the_plan = plan(classification, config, is_fork=is_fork, event="pull_request")
+        the_plan = plan(classification, config, is_fork=is_fork(pr, repo), event="pull_request")
         kwargs = {"installation_id": installation_id, "repo": repo, "delivery_id": delivery_id,
                   "number": number, "head_sha": head_sha}
         job_ids = [enqueue(ctx.conn, delivery_id, spec) for spec in agent_jobs(the_plan, kwargs)]
