@@ -26,6 +26,7 @@ serve: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check app jobs tests bench
+	$(BIN)/mypy
 
 test: lint
 	$(BIN)/pytest
