@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -51,12 +50,6 @@ def _resolve_slug(settings: Settings) -> Settings:
     return settings.model_copy(update={"app_slug": slug})
 
 
-def _die_with_parent() -> None:
-    from app.embedded import _die_with_parent as pdeathsig
-
-    pdeathsig()
-
-
 def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
@@ -66,6 +59,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from app.embedded import EmbeddedRedis
     from app.main import create_app
+    from app.supervise import Workers
 
     settings = _settings_or_exit()
     _setup_logging(settings)
@@ -78,11 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     env = {**os.environ, "REDIS_URL": str(settings.redis_url)}
     if settings.app_slug:
         env["APP_SLUG"] = settings.app_slug
-    workers = [
-        subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env,
-                         preexec_fn=_die_with_parent)
-        for _ in range(args.workers)
-    ]
+    workers = Workers(args.workers, env).start()
     # uvicorn re-raises the stop signal once it has shut down; turn it into a normal exit
     # so the workers and the embedded Redis are stopped below.
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -93,13 +83,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except SystemExit:
         pass
     finally:
-        for proc in workers:
-            proc.terminate()
-        for proc in workers:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        workers.stop()
         if embedded:
             embedded.stop()
     return 0

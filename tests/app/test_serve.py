@@ -31,6 +31,13 @@ def redis_children(parent: int) -> list[int]:
     return [int(r[0]) for r in rows if len(r) == 3 and int(r[1]) == parent and "redis" in r[2]]
 
 
+def worker_children(parent: int) -> list[int]:
+    out = subprocess.run(["ps", "-eo", "pid=,ppid=,args="], capture_output=True, text=True).stdout
+    rows = [line.split(None, 2) for line in out.splitlines()]
+    return [int(r[0]) for r in rows
+            if len(r) == 3 and int(r[1]) == parent and "app.cli worker" in r[2]]
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -80,6 +87,16 @@ def test_serve_embedded_redis_end_to_end(serve_env: dict[str, str], tmp_path: Pa
             "X-Hub-Signature-256": sign(body, WEBHOOK_SECRET)})
         assert resp.status_code == 202
         assert httpx.get(url + "/readyz").status_code == 200
+        if stop == signal.SIGTERM:  # a worker that dies is replaced
+            [worker] = worker_children(proc.pid)
+            os.kill(worker, signal.SIGKILL)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                now = worker_children(proc.pid)
+                if now and now != [worker]:
+                    break
+                time.sleep(0.2)
+            assert len(now) == 1 and now != [worker], "the dead worker was not replaced"
     finally:
         proc.send_signal(stop)
         _, stderr = proc.communicate(timeout=60)
