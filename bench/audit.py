@@ -43,6 +43,9 @@ CHECKOV_TO_OURS = {
     "CKV_K8S_20": "K8S004", "CKV_K8S_23": "K8S004", "CKV_K8S_6": "K8S004",
     "CKV_K8S_14": "K8S006",  # CKV_K8S_43 (image by digest) is stricter than K8S006: unmapped
     "CKV_K8S_8": "K8S007", "CKV_K8S_9": "K8S007",
+    "CKV_K8S_22": "K8S008",
+    "CKV_K8S_28": "K8S009", "CKV_K8S_37": "K8S009", "CKV_K8S_39": "K8S009",
+    "CKV_K8S_31": "K8S010", "CKV_K8S_38": "K8S011",
     "CKV_DOCKER_7": "DKR001", "CKV_DOCKER_3": "DKR002", "CKV_DOCKER_8": "DKR002",
     "CKV_DOCKER_4": "DKR003",
     "CKV2_GHA_1": "GHA001", "CKV_GHA_2": "GHA004", "CKV_GHA_3": "GHA005",

@@ -6,7 +6,9 @@ round-trip dump would re-indent sequences and re-flow long lines. Every edited f
 parse again, or it is left alone. Helm templates are never edited (they are not YAML).
 
 Fix kinds (the `fix` key of a policy result): pin-action, add-permissions, add-user,
-add-security-context, add-resources, add-probes, drop-privileged.
+add-security-context, add-resources, add-probes, drop-privileged, read-only-root,
+drop-capabilities, add-seccomp, no-token-automount. A fix that cannot be made safely is
+skipped and its finding stays.
 """
 
 from __future__ import annotations
@@ -17,16 +19,19 @@ from collections.abc import Iterable
 from typing import Any
 
 import dockerfile
-from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from app.files import Files
 from app.findings import Finding
 from jobs import inputs
 from jobs.pins import SHA, Pins
+from jobs.yaml_edit import Edits, Text, block, prepend, set_scalar
 
 NON_ROOT_UID = 10001
 RESOURCES = {"requests": {"cpu": "100m", "memory": "128Mi"},
              "limits": {"cpu": "500m", "memory": "512Mi"}}
+TMP = "tmp"  # the emptyDir volume the read-only-root fix mounts on /tmp
+_ALL = ("containers", "initContainers", "ephemeralContainers")
 _POD_SPEC = {"Pod": ("spec",), "CronJob": ("spec", "jobTemplate", "spec", "template", "spec")}
 # Instructions that may follow the final USER without running as it at build time.
 _DOCKER_TRAILING = {"cmd", "entrypoint", "expose", "healthcheck", "label", "stopsignal"}
@@ -36,112 +41,7 @@ def fix_kind(finding: Finding) -> str | None:
     return finding.fix.kind if finding.fix else None
 
 
-class _Text:
-    """Line edits against the original text: replacements, then insertions before lines."""
-
-    def __init__(self, text: str) -> None:
-        self.lines = text.splitlines(keepends=True)
-        if self.lines and not self.lines[-1].endswith("\n"):
-            self.lines[-1] += "\n"
-        self.inserts: dict[int, list[str]] = defaultdict(list)
-        self.changed = False
-
-    def insert(self, before: int, text: str) -> None:
-        self.inserts[before].append(text)
-        self.changed = True
-
-    def set(self, line: int, text: str) -> None:
-        if self.lines[line] != text:
-            self.lines[line] = text
-            self.changed = True
-
-    def render(self) -> str:
-        out = []
-        for i, line in enumerate([*self.lines, ""]):
-            out.extend(self.inserts.get(i, []))
-            out.append(line)
-        return "".join(out)
-
-
-# --- YAML edits -----------------------------------------------------------------------------
-
-
-def _scalar(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _flow(value: Any) -> str:
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_flow(v)}" for k, v in value.items()) + "}"
-    return _scalar(value)
-
-
-def _block(items: dict[str, Any], col: int) -> str:
-    out = []
-    for key, value in items.items():
-        if isinstance(value, dict):
-            out.append(f"{' ' * col}{key}:\n{_block(value, col + 2)}")
-        else:
-            out.append(f"{' ' * col}{key}: {_scalar(value)}\n")
-    return "".join(out)
-
-
-def _add_keys(text: _Text, node: CommentedMap, items: dict[str, Any]) -> bool:
-    """Add `items` to the mapping `node` where it is written; False when that is not safe."""
-    if not items:
-        return True
-    if node.fa.flow_style():
-        line, col = node.lc.line, node.lc.col
-        current = text.lines[line]
-        end, depth = col, 0
-        while end < len(current):
-            depth += {"{": 1, "}": -1}.get(current[end], 0)
-            if depth == 0:
-                break
-            end += 1
-        if end >= len(current):
-            return False  # a flow mapping over several lines: leave it to a human
-        sep = ", " if len(node) else ""
-        text.set(line, current[:end] + sep + _flow(items)[1:-1] + current[end:])
-        return True
-    keys = list(node)
-    if not keys:
-        return False
-    first_line, col = node.lc.key(keys[0])
-    if len(keys) > 1:
-        at = node.lc.key(keys[1])[0]  # the first key's value ends before the second key
-    elif not isinstance(node[keys[0]], dict | list):
-        at = first_line + 1
-    elif not text.lines[first_line][:col].strip():
-        at = first_line
-    else:
-        return False
-    text.insert(at, _block(items, col))
-    return True
-
-
-def _set_scalar(text: _Text, node: CommentedMap, key: str, value: Any) -> bool:
-    line, col = node.lc.key(key)
-    current = text.lines[line]
-    m = re.compile(rf"""(["']?{re.escape(key)}["']?\s*:\s*)([^\s,}}#]+)""").match(current, col)
-    if m is None:
-        return False
-    text.set(line, current[:m.start(2)] + _scalar(value) + current[m.end(2):])
-    return True
-
-
-def _ensure(text: _Text, node: CommentedMap, wanted: dict[str, Any]) -> bool:
-    """Add what `node` lacks of `wanted`, recursing into mappings it already has."""
-    missing = {k: v for k, v in wanted.items() if k not in node}
-    ok = _add_keys(text, node, missing)
-    for key, value in wanted.items():
-        if key in node and isinstance(value, dict):
-            if not isinstance(node[key], CommentedMap):
-                return False
-            ok = _ensure(text, node[key], value) and ok
-    return ok
+# --- manifests ------------------------------------------------------------------------------
 
 
 def _pod_spec(doc: Any) -> Any:
@@ -154,89 +54,137 @@ def _pod_spec(doc: Any) -> Any:
     return node if isinstance(node, CommentedMap) else None
 
 
-def _containers(spec: CommentedMap, fields: Iterable[str]) -> list[CommentedMap]:
+def _containers(spec: CommentedMap, fields: Iterable[str] = _ALL) -> list[CommentedMap]:
     return [c for f in fields for c in (spec.get(f) or []) if isinstance(c, CommentedMap)]
 
 
-def _security_context(text: _Text, spec: CommentedMap) -> bool:
-    pod = spec.get("securityContext") if isinstance(spec.get("securityContext"),
-                                                    CommentedMap) else {}
-    ok = True
-    for c in _containers(spec, ("containers", "initContainers", "ephemeralContainers")):
+def _security_contexts(spec: CommentedMap) -> Iterable[tuple[CommentedMap, CommentedMap]]:
+    """Each container with its securityContext (an empty stand-in when it has none);
+    containers whose securityContext is not a mapping are skipped."""
+    for c in _containers(spec):
         sc = c.get("securityContext")
         if sc is None:
-            sc = CommentedMap()  # absent: everything wanted is added as a new mapping
-        elif not isinstance(sc, CommentedMap):
-            ok = False
-            continue
-        wanted: dict[str, Any] = {}
+            yield c, CommentedMap()
+        elif isinstance(sc, CommentedMap):
+            yield c, sc
+
+
+def _make(edits: Edits, c: CommentedMap, sc: CommentedMap, key: str, value: Any) -> None:
+    """Set `securityContext.<key>` of container `c` to `value`, overwriting a scalar."""
+    if key not in sc:
+        edits.want(c, {"securityContext": {key: value}})
+    elif sc[key] != value and not isinstance(sc[key], dict | list):
+        set_scalar(edits.text, sc, key, value)
+
+
+def _security_context(edits: Edits, spec: CommentedMap) -> None:
+    pod = spec.get("securityContext")
+    pod = pod if isinstance(pod, CommentedMap) else {}
+    for c, sc in _security_contexts(spec):
         if sc.get("allowPrivilegeEscalation") is not False:
-            if "allowPrivilegeEscalation" in sc:
-                ok = _set_scalar(text, sc, "allowPrivilegeEscalation", False) and ok
-            else:
-                wanted["allowPrivilegeEscalation"] = False
+            _make(edits, c, sc, "allowPrivilegeEscalation", False)
         non_root = sc.get("runAsNonRoot") is True or (
             pod.get("runAsNonRoot") is True and sc.get("runAsNonRoot") is not False)
         if not non_root:
-            if "runAsNonRoot" in sc:
-                ok = _set_scalar(text, sc, "runAsNonRoot", True) and ok
-            else:
-                wanted["runAsNonRoot"] = True
+            _make(edits, c, sc, "runAsNonRoot", True)
             if "runAsUser" not in sc and "runAsUser" not in pod:
-                wanted["runAsUser"] = NON_ROOT_UID  # runAsNonRoot alone fails a root image
-        if wanted:
-            ok = _ensure(text, c, {"securityContext": wanted}) and ok
-    return ok
+                # runAsNonRoot alone fails a root image
+                edits.want(c, {"securityContext": {"runAsUser": NON_ROOT_UID}})
 
 
-def _drop_privileged(text: _Text, spec: CommentedMap) -> bool:
-    ok = True
-    for c in _containers(spec, ("containers", "initContainers", "ephemeralContainers")):
-        sc = c.get("securityContext")
-        if isinstance(sc, CommentedMap) and sc.get("privileged") is True:
-            ok = _set_scalar(text, sc, "privileged", False) and ok
-    return ok
+def _drop_privileged(edits: Edits, spec: CommentedMap) -> None:
+    for _, sc in _security_contexts(spec):
+        if sc.get("privileged") is True:
+            set_scalar(edits.text, sc, "privileged", False)
 
 
-def _resources(text: _Text, spec: CommentedMap) -> bool:
-    ok = True
+def _drop_capabilities(edits: Edits, spec: CommentedMap) -> None:
+    for c, sc in _security_contexts(spec):
+        caps = sc.get("capabilities")
+        drop = caps.get("drop") if isinstance(caps, CommentedMap) else None
+        if caps is None or (isinstance(caps, CommentedMap) and "drop" not in caps):
+            edits.want(c, {"securityContext": {"capabilities": {"drop": ["ALL"]}}})
+        elif isinstance(drop, CommentedSeq) and not any(
+                isinstance(d, str) and d.upper() == "ALL" for d in drop):
+            prepend(edits.text, drop, "ALL")
+
+
+def _seccomp(edits: Edits, spec: CommentedMap) -> None:
+    # One pod-level profile covers every container that does not set its own; a container
+    # that explicitly asks for Unconfined is a decision left to a human.
+    pod = spec.get("securityContext")
+    if pod is None or (isinstance(pod, CommentedMap) and "seccompProfile" not in pod):
+        edits.want(spec, {"securityContext": {"seccompProfile": {"type": "RuntimeDefault"}}})
+
+
+def _no_token_automount(edits: Edits, spec: CommentedMap) -> None:
+    if "automountServiceAccountToken" not in spec:
+        edits.want(spec, {"automountServiceAccountToken": False})
+
+
+def _read_only_root(edits: Edits, spec: CommentedMap) -> None:
+    """readOnlyRootFilesystem, with an emptyDir on /tmp so temporary files keep working."""
+    volumes = spec.get("volumes")
+    tmp = next((v for v in volumes or [] if isinstance(v, dict) and v.get("name") == TMP), None)
+    if tmp is not None and "emptyDir" not in tmp:
+        return  # a `tmp` volume of another kind: mounting it on /tmp is a human's call
+    pending = [(c, sc) for c, sc in _security_contexts(spec)
+               if sc.get("readOnlyRootFilesystem") is not True]
+    unmounted = [id(c) for c, _ in pending if "/tmp" not in {
+        str(m.get("mountPath", "")).rstrip("/") for m in c.get("volumeMounts") or []
+        if isinstance(m, dict)}]
+    if unmounted and tmp is None:  # the volume first: a mount must never lack it
+        volume = {"name": TMP, "emptyDir": {}}
+        if volumes is None:
+            edits.want(spec, {"volumes": [volume]})
+        elif not (isinstance(volumes, CommentedSeq) and prepend(edits.text, volumes, volume)):
+            return
+    for c, sc in pending:
+        if id(c) in unmounted:
+            mounts, mount = c.get("volumeMounts"), {"name": TMP, "mountPath": "/tmp"}
+            if mounts is None:
+                edits.want(c, {"volumeMounts": [mount]})
+            elif not (isinstance(mounts, CommentedSeq) and prepend(edits.text, mounts, mount)):
+                continue
+        _make(edits, c, sc, "readOnlyRootFilesystem", True)
+
+
+def _resources(edits: Edits, spec: CommentedMap) -> None:
     for c in _containers(spec, ("containers",)):
         limits = (c.get("resources") or {}).get("limits") or {}
         if not all(limits.get(r) for r in ("cpu", "memory")):
-            ok = _ensure(text, c, {"resources": RESOURCES}) and ok
-    return ok
+            edits.want(c, {"resources": RESOURCES})
 
 
-def _probes(text: _Text, spec: CommentedMap) -> bool:
-    ok = True
+def _probes(edits: Edits, spec: CommentedMap) -> None:
     for c in _containers(spec, ("containers",)):
         ports = [p.get("containerPort") for p in c.get("ports") or [] if isinstance(p, dict)]
         port = next((p for p in ports if isinstance(p, int)), None)
         wanted = {probe: {"tcpSocket": {"port": port}, "periodSeconds": 10}
                   for probe in ("livenessProbe", "readinessProbe") if probe not in c}
-        if wanted and port is None:
-            ok = False  # no declared port: a probe would be a guess
-        elif wanted:
-            ok = _add_keys(text, c, wanted) and ok
-    return ok
+        if wanted and port is not None:  # no declared port: a probe would be a guess
+            edits.want(c, wanted)
 
 
 _MANIFEST_FIXES = {"add-security-context": _security_context, "drop-privileged": _drop_privileged,
-                   "add-resources": _resources, "add-probes": _probes}
+                   "add-resources": _resources, "add-probes": _probes,
+                   "read-only-root": _read_only_root, "drop-capabilities": _drop_capabilities,
+                   "add-seccomp": _seccomp, "no-token-automount": _no_token_automount}
 
 
 def _fix_manifest(path: str, source: str, kinds: set[str]) -> str | None:
     trees, error = inputs.load_yaml(path, source)
     if error:
         return None
-    text = _Text(source)
+    edits = Edits(source)
     for tree in trees:
         spec = _pod_spec(tree)
         if spec is None:
             continue
         for kind in sorted(kinds & _MANIFEST_FIXES.keys()):
-            _MANIFEST_FIXES[kind](text, spec)
-    return text.render() if text.changed else None
+            _MANIFEST_FIXES[kind](edits, spec)
+        edits.flush()
+    return edits.text.render() if edits.text.changed else None
 
 
 # --- workflows ------------------------------------------------------------------------------
@@ -272,7 +220,7 @@ def _fix_workflow(path: str, source: str, kinds: set[str], pins: Pins) -> str | 
     trees, error = inputs.load_yaml(path, source)
     if error or len(trees) != 1 or not isinstance(trees[0], CommentedMap):
         return None
-    tree, text = trees[0], _Text(source)
+    tree, text = trees[0], Text(source)
     if "pin-action" in kinds:
         for node, ref in _workflow_uses(tree):
             pinned = _pin_for(pins, ref)
@@ -280,14 +228,13 @@ def _fix_workflow(path: str, source: str, kinds: set[str], pins: Pins) -> str | 
             m = re.compile(r"""(uses\s*:\s*)(["']?)([^\s"'#]+)\2(\s*#.*)?""").match(
                 text.lines[line], col)
             if pinned and m and m.group(3) == ref and not m.group(4):
-                current = text.lines[line]
-                text.set(line, current[:m.start(2)] + pinned + current[m.end():])
+                text.replace(line, m.start(2), m.end(), pinned)
     if "add-permissions" in kinds and "permissions" not in tree and "jobs" in tree:
         at, col = tree.lc.key("jobs")
         while at > 0 and text.lines[at - 1].lstrip().startswith("#"):
             at -= 1  # keep the comment above `jobs:` with it
         blank = at > 0 and not text.lines[at - 1].strip()
-        text.insert(at, _block({"permissions": {"contents": "read"}}, col) + ("\n" * blank))
+        text.insert(at, block({"permissions": {"contents": "read"}}, col) + ("\n" * blank))
     return text.render() if text.changed else None
 
 
@@ -304,7 +251,7 @@ def _fix_dockerfile(source: str) -> str | None:
         return None
     final = commands[starts[-1]:]
     last = max(i for i, c in enumerate(final) if c.cmd.lower() not in _DOCKER_TRAILING)
-    text = _Text(source)
+    text = Text(source)
     text.insert(final[last].end_line, f"USER {NON_ROOT_UID}:{NON_ROOT_UID}\n")
     return text.render()
 

@@ -1,4 +1,4 @@
-# Kubernetes manifests (and rendered Helm charts): K8S001..K8S007.
+# Kubernetes manifests (and rendered Helm charts): K8S001..K8S011.
 # Input: one manifest document (conftest shape); K8S005 reads the change input (`charts`).
 package main
 
@@ -35,6 +35,15 @@ k8s_containers contains [loc, c, field] if {
 }
 
 k8s_result(id, sev, msg, recourse, loc) := {"id": id, "severity": sev, "msg": msg, "recourse": recourse, "path": loc}
+
+# The line of a setting when it is written (with the wrong value), else the container's.
+k8s_where(loc, c, keys) := array.concat(loc, keys) if {
+	object.get(c, keys, null) != null
+} else := loc
+
+# Seccomp, capabilities and a read-only root are Linux settings: Windows pods cannot set them
+# (Pod Security Standards exempt them too).
+k8s_linux if not k8s_pod_spec.os.name == "windows"
 
 # --- K8S001: privileged containers --------------------------------------------------------
 
@@ -187,5 +196,117 @@ warn contains r if {
 			loc,
 		),
 		{"fix": "add-probes"},
+	)
+}
+
+# --- K8S008: writable root filesystem -----------------------------------------------------
+
+warn contains r if {
+	k8s_linux
+	some [loc, c, _] in k8s_containers
+	not c.securityContext.readOnlyRootFilesystem == true
+	r := object.union(
+		k8s_result(
+			"K8S008", "soft",
+			sprintf("container `%s` in %s has a writable root filesystem", [c.name, k8s_name]),
+			"Set `securityContext.readOnlyRootFilesystem: true` and mount an emptyDir where the app writes (e.g. `/tmp`).",
+			k8s_where(loc, c, ["securityContext", "readOnlyRootFilesystem"]),
+		),
+		{"fix": "read-only-root"},
+	)
+}
+
+# --- K8S009: capabilities not dropped, or added beyond NET_BIND_SERVICE --------------------
+
+k8s_drops_all(c) if {
+	drop := c.securityContext.capabilities.drop
+	is_array(drop)
+	some cap in drop
+	is_string(cap)
+	upper(cap) == "ALL"
+}
+
+warn contains r if {
+	k8s_linux
+	some [loc, c, _] in k8s_containers
+	not k8s_drops_all(c)
+	r := object.union(
+		k8s_result(
+			"K8S009", "soft",
+			sprintf("container `%s` in %s keeps the runtime's default capabilities (NET_RAW, CHOWN, SETUID, ...)", [c.name, k8s_name]),
+			"Set `securityContext.capabilities.drop: [ALL]` and add back only what the container needs (e.g. `NET_BIND_SERVICE`).",
+			loc,
+		),
+		{"fix": "drop-capabilities"},
+	)
+}
+
+warn contains r if {
+	k8s_linux
+	some [loc, c, _] in k8s_containers
+	add := c.securityContext.capabilities.add
+	is_array(add)
+	some i, cap in add
+	is_string(cap)
+	not upper(cap) in {"NET_BIND_SERVICE", "CAP_NET_BIND_SERVICE"}
+	r := k8s_result(
+		"K8S009", "soft",
+		sprintf("container `%s` in %s adds the capability `%s`", [c.name, k8s_name, cap]),
+		"Remove it from `securityContext.capabilities.add`: only `NET_BIND_SERVICE` is allowed by the restricted Pod Security Standard.",
+		array.concat(loc, ["securityContext", "capabilities", "add", i]),
+	)
+}
+
+# --- K8S010: no seccomp profile -----------------------------------------------------------
+
+k8s_confined(profile) if profile.type in {"RuntimeDefault", "Localhost"}
+
+# A container's own profile wins over the pod's.
+k8s_seccomp(c) if k8s_confined(c.securityContext.seccompProfile)
+
+k8s_seccomp(c) if {
+	not c.securityContext.seccompProfile
+	k8s_confined(k8s_pod_spec.securityContext.seccompProfile)
+}
+
+warn contains r if {
+	k8s_linux
+	some [loc, c, _] in k8s_containers
+	not k8s_seccomp(c)
+	r := object.union(
+		k8s_result(
+			"K8S010", "soft",
+			sprintf("container `%s` in %s runs without a seccomp profile: every system call is allowed", [c.name, k8s_name]),
+			"Set `securityContext.seccompProfile.type: RuntimeDefault` on the pod (or `Localhost` with a profile of your own).",
+			k8s_where(loc, c, ["securityContext", "seccompProfile"]),
+		),
+		{"fix": "add-seccomp"},
+	)
+}
+
+# --- K8S011: service account token mounted into a pod that does not use the API ------------
+
+# A dedicated service account exists to call the API; the default one has no role of its own,
+# so its token is only something to steal. An explicit `automountServiceAccountToken: true`
+# is a decision someone made and is left alone.
+k8s_named_service_account if {
+	some field in ["serviceAccountName", "serviceAccount"]
+	name := k8s_pod_spec[field]
+	is_string(name)
+	not name in {"", "default"}
+}
+
+warn contains r if {
+	is_object(k8s_pod_spec)
+	not k8s_named_service_account
+	not "automountServiceAccountToken" in object.keys(k8s_pod_spec)
+	r := object.union(
+		k8s_result(
+			"K8S011", "soft",
+			sprintf("%s mounts the default service account's API token, which it does not use", [k8s_name]),
+			"Set `automountServiceAccountToken: false` in the pod spec (use a dedicated service account if the pod calls the Kubernetes API).",
+			k8s_spec_path,
+		),
+		{"fix": "no-token-automount"},
 	)
 }

@@ -16,14 +16,16 @@ kind: Pod
 metadata:
   name: p
 spec:
-  securityContext: {runAsNonRoot: true}
+  securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
   containers:
     - name: a
       image: nginx:1.27
-      securityContext: {privileged: true, allowPrivilegeEscalation: false}
+      securityContext: {privileged: true, allowPrivilegeEscalation: false,
+                        readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
       resources: {limits: {cpu: 100m, memory: 64Mi}}
       livenessProbe: {tcpSocket: {port: 80}}
       readinessProbe: {tcpSocket: {port: 80}}
+  automountServiceAccountToken: false
 """
 
 

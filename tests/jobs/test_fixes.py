@@ -123,9 +123,15 @@ def test_manifest_security_context_resources_probes_and_privileged() -> None:
     after = fixed(files)["k8s/web.yaml"]
     assert rules_by_path({"k8s/web.yaml": after}).get("k8s/web.yaml", set()) == set()
     assert "  name: web  # the storefront\n" in after
+    # One edit per mapping, every fix's keys merged into it (no duplicated securityContext).
     assert "securityContext: {allowPrivilegeEscalation: false, runAsNonRoot: true, " \
-           "runAsUser: 10001}" in after
-    assert "            privileged: false\n" in after
+           "runAsUser: 10001, capabilities: {drop: [ALL]}, readOnlyRootFilesystem: true}" in after
+    assert after.count("securityContext:") == 3
+    assert "            privileged: false\n            allowPrivilegeEscalation: false\n" in after
+    assert "    spec:\n      securityContext:\n        seccompProfile:\n" \
+           "          type: RuntimeDefault\n      automountServiceAccountToken: false\n" \
+           "      volumes:\n        - name: tmp\n          emptyDir: {}\n" in after
+    assert after.count("            - name: tmp\n              mountPath: /tmp\n") == 2
     assert "resources: {limits: {cpu: 100m, memory: 512Mi}, requests: {cpu: 100m, " \
            "memory: 128Mi}}" in after
     assert "spec:\n  ports: [{port: 80}]\n" in after
@@ -167,3 +173,94 @@ def test_flow_style_pod_spec_is_not_broken(manifest: str) -> None:
     changes = apply_fixes(files, audit_files(files).findings, PINS)
     for text in changes.values():
         assert rules_by_path({"p.yaml": text})  # still parses and is evaluated
+
+
+HARDENED_BUT = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api}
+spec:
+  template:
+    spec:
+      serviceAccountName: api-reader
+      securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+      volumes:
+      - name: cache
+        emptyDir: {}
+      containers:
+      - name: api
+        image: ghcr.io/acme/api:1.0.0
+        ports: [{containerPort: 8080}]
+        volumeMounts:
+        - {name: cache, mountPath: /cache}
+        securityContext:
+          allowPrivilegeEscalation: false
+          readOnlyRootFilesystem: false
+          capabilities:
+            drop:
+            - NET_RAW
+        resources: {limits: {cpu: 100m, memory: 64Mi}}
+        livenessProbe: {tcpSocket: {port: 8080}}
+        readinessProbe: {tcpSocket: {port: 8080}}
+      - name: debug
+        image: ghcr.io/acme/debug:1.0.0
+        volumeMounts: [{name: scratch, mountPath: /tmp/}]
+        securityContext:
+          allowPrivilegeEscalation: false
+          readOnlyRootFilesystem: true
+          seccompProfile: {type: Unconfined}
+          capabilities: {drop: [NET_RAW], add: [NET_ADMIN]}
+        resources: {limits: {cpu: 100m, memory: 64Mi}}
+        livenessProbe: {tcpSocket: {port: 8080}}
+        readinessProbe: {tcpSocket: {port: 8080}}
+"""
+
+
+def test_existing_lists_are_extended_and_decisions_left_alone() -> None:
+    files = {"k8s/api.yaml": HARDENED_BUT}
+    before = audit_files(files).findings
+    assert {f.rule for f in before} == {"K8S008", "K8S009", "K8S010"}
+    after = fixed(files)["k8s/api.yaml"]
+    # Items are added in the list's own style: block lists get a block item, flow a flow one.
+    assert "      volumes:\n      - name: tmp\n        emptyDir: {}\n      - name: cache\n" in after
+    assert "        volumeMounts:\n        - name: tmp\n          mountPath: /tmp\n" \
+           "        - {name: cache, mountPath: /cache}\n" in after
+    assert "          readOnlyRootFilesystem: true\n" in after
+    assert "            drop:\n            - ALL\n            - NET_RAW\n" in after
+    assert "capabilities: {drop: [ALL, NET_RAW], add: [NET_ADMIN]}" in after
+    assert "volumeMounts: [{name: scratch, mountPath: /tmp/}]" in after  # /tmp already there
+    left = audit_files({"k8s/api.yaml": after}).findings
+    # An explicit Unconfined profile and an added capability are for a human to judge.
+    lines = after.splitlines()
+    unconfined = lines.index("          seccompProfile: {type: Unconfined}") + 1
+    added = next(i for i, line in enumerate(lines, 1) if "add: [NET_ADMIN]" in line)
+    assert sorted((f.rule, f.line) for f in left) == [("K8S009", added), ("K8S010", unconfined)]
+    assert "NET_ADMIN" in next(f.message for f in left if f.rule == "K8S009")
+
+
+def test_read_only_root_needs_a_usable_tmp_volume() -> None:
+    pod = ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n"
+           "  automountServiceAccountToken: false\n"
+           "  volumes: [{name: tmp, hostPath: {path: /tmp}}]\n  containers:\n"
+           "    - name: a\n      image: nginx:1.27\n")
+    after = fixed({"pod.yaml": pod})["pod.yaml"]
+    assert "readOnlyRootFilesystem" not in after
+    assert "K8S008" in rules_by_path({"pod.yaml": after})["pod.yaml"]
+    assert "drop: [ALL]" in after or "- ALL" in after  # the other fixes still apply
+
+
+def test_single_line_flow_pod_gets_every_edit_at_the_right_column() -> None:
+    pod = ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, "
+           "image: 'nginx:1.27', ports: [{containerPort: 80}], securityContext: "
+           "{privileged: true}, resources: {limits: {cpu: 1}}}]}\n")
+    after = fixed({"p.yaml": pod})["p.yaml"]
+    assert rules_by_path({"p.yaml": after}) == {}
+    # Edits at several columns of one line, each at the column the parser reported.
+    assert after.splitlines()[-1] == (
+        "spec: {containers: [{name: a, image: 'nginx:1.27', ports: [{containerPort: 80}], "
+        "securityContext: {privileged: false, allowPrivilegeEscalation: false, runAsNonRoot: "
+        "true, runAsUser: 10001, capabilities: {drop: [ALL]}, readOnlyRootFilesystem: true}, "
+        "resources: {limits: {cpu: 1, memory: 512Mi}, requests: {cpu: 100m, memory: 128Mi}}, "
+        "livenessProbe: {tcpSocket: {port: 80}, periodSeconds: 10}, readinessProbe: {tcpSocket: "
+        "{port: 80}, periodSeconds: 10}, volumeMounts: [{name: tmp, mountPath: /tmp}]}], "
+        "securityContext: {seccompProfile: {type: RuntimeDefault}}, "
+        "automountServiceAccountToken: false, volumes: [{name: tmp, emptyDir: {}}]}")

@@ -48,5 +48,5 @@ def test_all_builtin_rules_have_a_positive_scenario() -> None:
     for name in SCENARIOS:
         rules |= set(json.loads((HERE / name / "expected.json").read_text())["rules"])
     builtin = {f"GHA00{i}" for i in range(1, 6)} | {f"DKR00{i}" for i in range(1, 5)}
-    builtin |= {f"K8S00{i}" for i in range(1, 8)} | {"SEC001", "PROV001"}
+    builtin |= {f"K8S{i:03}" for i in range(1, 12)} | {"SEC001", "PROV001"}
     assert builtin <= rules, builtin - rules
