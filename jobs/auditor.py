@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
@@ -161,46 +161,20 @@ def audit_files(files: Files, *, policy_dirs: list[Path] | None = None,
         return AuditResult(findings=[finding], verdict=Verdict.FAIL)
     compiled = time.perf_counter()
 
-    roots = inputs.chart_roots(files)
     docs: list[Document] = []
     findings: list[Finding] = []
     notes: list[str] = []
-    charts: list[dict[str, Any]] = []
-    for root in roots:
-        chart_docs, errors, chart_notes = chart_documents(files, root)
-        docs += chart_docs
-        findings += errors
-        notes += chart_notes
-        kinds = sorted({d.input["kind"] for d in chart_docs})
-        charts.append({
-            "name": root or ".", "chart_file": f"{root}/Chart.yaml" if root else "Chart.yaml",
-            "kinds": kinds, "evaluated": not chart_notes,
-            "workloads": sorted({d.input["kind"] for d in chart_docs
-                                 if d.input["kind"] in inputs.WORKLOAD_KINDS}),
-        })
-    for path in sorted(files):
-        if inputs.in_chart(path, roots) is not None:
-            continue
-        found, errors = inputs.parse_file(path, files[path])
-        docs += found
-        findings += errors
-    parsed = time.perf_counter()
-
-    change = {
-        "shipcrew": "change", "metadata": metadata or {},
-        "files": sorted(files if changed is None else changed),
-        "secrets": secret_candidates(files, changed),
-        "charts": [c for c in charts if c["evaluated"]],
-    }
-    docs.append(Document("", "change", change))
-    for doc in docs:
-        try:
-            raws = policies.evaluate(doc.input)
-        except PolicyError as exc:
-            findings.append(Finding(rule="POLICY002", path=doc.path, message=str(exc)[:500]))
+    marks: dict[str, float] = {}
+    # Parsing feeds evaluation as it goes (policy threads run while the next file is parsed).
+    produced = _documents(files, changed, metadata, docs, findings, notes, marks)
+    outcomes = policies.evaluate_many(d.input for d in produced)
+    for doc, raws in zip(docs, outcomes, strict=True):
+        if isinstance(raws, PolicyError):
+            findings.append(Finding(rule="POLICY002", path=doc.path, message=str(raws)[:500]))
             continue
         findings += [_finding(r, doc, files.get(doc.path)) for r in raws]
     evaluated = time.perf_counter()
+    parsed = marks.get("parsed", evaluated)
 
     unique = {(f.rule, f.path, f.line, f.message): f for f in findings}
     final = _configure(sorted(unique.values(), key=_order), config, changed)
@@ -210,6 +184,46 @@ def audit_files(files: Files, *, policy_dirs: list[Path] | None = None,
                  "evaluate": evaluated - parsed, "total": evaluated - started,
                  "documents": float(len(docs))},
     )
+
+
+def _documents(files: Files, changed: dict[str, set[int]] | None,
+               metadata: dict[str, Any] | None, docs: list[Document], findings: list[Finding],
+               notes: list[str], marks: dict[str, float]) -> Iterator[Document]:
+    """Every policy input of the snapshot, appended to `docs` as it is yielded; parse errors
+    go to `findings`, files not evaluated to `notes`, and the end of parsing to `marks`."""
+    roots = inputs.chart_roots(files)
+    charts: list[dict[str, Any]] = []
+    for root in roots:
+        chart_docs, errors, chart_notes = chart_documents(files, root)
+        findings += errors
+        notes += chart_notes
+        kinds = sorted({d.input["kind"] for d in chart_docs})
+        charts.append({
+            "name": root or ".", "chart_file": f"{root}/Chart.yaml" if root else "Chart.yaml",
+            "kinds": kinds, "evaluated": not chart_notes,
+            "workloads": sorted({d.input["kind"] for d in chart_docs
+                                 if d.input["kind"] in inputs.WORKLOAD_KINDS}),
+        })
+        for doc in chart_docs:
+            docs.append(doc)
+            yield doc
+    for path in sorted(files):
+        if inputs.in_chart(path, roots) is not None:
+            continue
+        found, errors = inputs.parse_file(path, files[path])
+        findings += errors
+        for doc in found:
+            docs.append(doc)
+            yield doc
+    marks["parsed"] = time.perf_counter()
+    change = {
+        "shipcrew": "change", "metadata": metadata or {},
+        "files": sorted(files if changed is None else changed),
+        "secrets": secret_candidates(files, changed),
+        "charts": [c for c in charts if c["evaluated"]],
+    }
+    docs.append(Document("", "change", change))
+    yield docs[-1]
 
 
 def _order(f: Finding) -> tuple[str, int, str]:

@@ -10,7 +10,7 @@ Policies name a location as a path into the input (`["jobs", "build", "steps", 0
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from app.findings import Finding, Severity
+from jobs import inputs_yaml
 
 MAX_YAML_BYTES = 2 * 1024 * 1024  # round-trip parsing runs at ~1 MB/s: bound the time
 MAX_NODES = 200_000  # a YAML alias bomb expands exponentially: stop long before that
@@ -42,7 +43,7 @@ class Document:
     input: Any
     line_of: Callable[[Loc], int | None] = field(default=lambda loc: None, repr=False)
     index: int = 0  # document number inside a multi-document YAML file
-    tree: Any = field(default=None, repr=False)  # the ruamel tree, for fixes
+    tree: Any = field(default=None, repr=False)  # the ruamel tree (None when libyaml parsed it)
 
 
 class TooBig(ValueError):
@@ -68,7 +69,7 @@ def is_workflow(path: str) -> bool:
 
 def yaml_loader() -> YAML:
     yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = True  # as GitHub and kubectl do: the last one wins
+    yaml.allow_duplicate_keys = True  # as GitHub and kubectl do (ruamel keeps the first one)
     return yaml
 
 
@@ -84,7 +85,7 @@ def load_yaml(path: str, text: str) -> tuple[list[Any], Finding | None]:
         mark = exc.problem_mark or exc.context_mark
         return [], input_error(path, f"invalid YAML: {exc.problem or exc.context}",
                                line=mark.line + 1 if mark else None)
-    except (YAMLError, ValueError, RecursionError) as exc:
+    except (YAMLError, ValueError, RecursionError, TypeError) as exc:  # TypeError: complex keys
         return [], input_error(path, f"invalid YAML: {str(exc).splitlines()[0][:200]}")
     return docs, None
 
@@ -126,25 +127,41 @@ def yaml_line_of(tree: Any) -> Callable[[Loc], int | None]:
 
 def yaml_documents(path: str, text: str, kind: str | None) -> tuple[list[Document], list[Finding]]:
     """Documents of a YAML file: `kind` forces the class, None keeps only Kubernetes objects."""
-    trees, error = load_yaml(path, text)
+    loaded, error = _load_plain(path, text)
     if error:
         # Unknown YAML that does not parse may be anything (a template, a fixture): review it.
         if kind is None and error.rule == "INPUT001":
             error.severity = Severity.SOFT
         return [], [error]
     docs: list[Document] = []
-    for i, tree in enumerate(trees):
-        try:
-            data = plain(tree)
-        except (TooBig, RecursionError) as exc:
-            return [], [input_error(path, f"not evaluated: {exc}")]
-        doc_kind = kind or ("kubernetes" if is_manifest(data) else None)
-        if doc_kind is None:
-            continue
-        if doc_kind == "workflow" and not isinstance(data, dict):
-            return [], [input_error(path, "a workflow must be a YAML mapping", line=1)]
-        docs.append(Document(path, doc_kind, data, yaml_line_of(tree), i, tree))
+    try:
+        for i, (data, line_of, tree) in enumerate(loaded):
+            doc_kind = kind or ("kubernetes" if is_manifest(data) else None)
+            if doc_kind is None:
+                continue
+            if doc_kind == "workflow" and not isinstance(data, dict):
+                return [], [input_error(path, "a workflow must be a YAML mapping", line=1)]
+            docs.append(Document(path, doc_kind, data, line_of, i, tree))
+    except (TooBig, RecursionError) as exc:
+        return [], [input_error(path, f"not evaluated: {exc}")]
     return docs, []
+
+
+_Loaded = Iterable[tuple[Any, Callable[[Loc], int | None], Any]]
+
+
+def _load_plain(path: str, text: str) -> tuple[_Loaded, Finding | None]:
+    """(data, line_of, ruamel tree or None) per document: from libyaml when that gives exactly
+    what ruamel would, else from ruamel, which also words every error and enforces the limits
+    (the plain data of its trees is then built lazily, raising TooBig, as it always was)."""
+    if len(text.encode("utf-8", "replace")) <= MAX_YAML_BYTES:
+        try:
+            return [(data, inputs_yaml.line_finder(lines), None)
+                    for data, lines in inputs_yaml.load_documents(text, MAX_NODES)], None
+        except inputs_yaml.Unsupported:
+            pass
+    trees, error = load_yaml(path, text)
+    return ((plain(tree), yaml_line_of(tree), tree) for tree in trees), error
 
 
 def is_manifest(data: Any) -> bool:

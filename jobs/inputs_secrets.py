@@ -36,15 +36,18 @@ def load_patterns(path: Path = SECRETS_DATA) -> tuple[tuple[Pattern, ...], tuple
 
 
 @cache
-def _prefilter(path: Path = SECRETS_DATA) -> re.Pattern[str]:
+def _prefilters(path: Path = SECRETS_DATA) -> tuple[re.Pattern[str], ...]:
+    """Each pattern without its leading `\\b`: that anchor stops `re` from scanning for the
+    literal prefix (10x slower on a whole file); without it a pattern matches a superset, so
+    a file none of these match cannot hold a candidate."""
     patterns, _ = load_patterns(path)
-    return re.compile("|".join(f"(?:{p.regex.pattern})" for p in patterns))
+    return tuple(re.compile(re.sub(r"^\\b", "", p.regex.pattern)) for p in patterns)
 
 
 def secret_candidates(files: Files, changed: dict[str, set[int]] | None) -> list[dict[str, object]]:
     """Candidates on the added lines of each file (every line when `changed` is None)."""
     patterns, placeholders = load_patterns()
-    prefilter = _prefilter()
+    prefilters = _prefilters()
     out: list[dict[str, object]] = []
     for path in sorted(files):
         lines_wanted = None if changed is None else changed.get(path)
@@ -53,7 +56,7 @@ def secret_candidates(files: Files, changed: dict[str, set[int]] | None) -> list
         if changed is not None and lines_wanted is None:
             continue
         text = files[path]
-        if not prefilter.search(text):
+        if not any(p.search(text) for p in prefilters):
             continue
         for n, line in enumerate(text.splitlines(), 1):
             if (lines_wanted is not None and n not in lines_wanted) or len(line) > MAX_LINE:

@@ -6,14 +6,17 @@ rules exempt inputs from `deny_<name>` / `violation_<name>`. We do the same, so 
 policy directory works unchanged, and read our own optional keys from result objects:
 `id`, `severity`, `recourse`, `fix`, `line`, `path` (a path into the input, or a file path).
 
-regopy silently reads Rego v0 (`deny[msg] { ... }`) as something else, so v0 rule heads are
-rejected here with the file and line, before compiling.
+Sources are read and Rego v0 refused in jobs.policy_source. Inputs are evaluated in parallel
+threads (regopy releases the GIL), equal inputs once.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import queue
 import re
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -28,12 +31,24 @@ from regopy.rego_shared import (
     rego_output_string,
 )
 
+from jobs.policy_source import (
+    PACKAGE_RE,
+    PolicyError,
+    compile_error,
+    policy_files,
+    read_modules,
+    strip_code,
+    v0_problems,
+)
+
+__all__ = ["PolicyError", "PolicySet", "RawResult", "TestOutcome", "policy_files",
+           "read_modules", "run_tests", "v0_problems"]
+
 RULE_RE = re.compile(r"^(deny|violation|warn)(_[A-Za-z0-9_]+)?$")
-PACKAGE_RE = re.compile(r"^\s*package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
-
-
-class PolicyError(ValueError):
-    """A policy directory that cannot be used; the message names the file and line."""
+# Threads evaluating inputs in parallel (evaluate_many); each extra one costs a bundle build
+# (~40 ms, once per process), so only batches of PER_WORKER inputs per thread get one.
+WORKERS = max(1, min(4, os.cpu_count() or 1))
+PER_WORKER = 24
 
 
 @dataclass(frozen=True)
@@ -49,63 +64,6 @@ class RawResult:
         return "warn" if self.rule.startswith("warn") else "deny"
 
 
-def _strip(src: str) -> str:
-    """Rego source without comments and string contents (they may hold braces or `if`)."""
-    src = re.sub(r"`[^`]*`", lambda m: "``" + "\n" * m.group(0).count("\n"), src)
-    src = re.sub(r'"(\\.|[^"\\\n])*"', '""', src)
-    return re.sub(r"#[^\n]*", "", src)
-
-
-_V1_HEAD_OK = re.compile(r"(\bif\b|\bcontains\b|:=\s*\{$|=\s*\{$|^\s*(package|import|default)\b)")
-
-
-def v0_problems(src: str) -> list[tuple[int, str]]:
-    """Lines whose top-level rule head opens a body without `if`: Rego v0 syntax."""
-    problems = []
-    depth = 0
-    for n, line in enumerate(_strip(src).splitlines(), 1):
-        text = line.strip()
-        if depth == 0 and text.endswith("{") and not _V1_HEAD_OK.search(text):
-            problems.append((n, text))
-        elif depth == 0 and re.match(r"^[\w.]+\[[^\]]*\]\s*\{", text):
-            problems.append((n, text))
-        depth = max(0, depth + line.count("{") + line.count("[") + line.count("(")
-                    - line.count("}") - line.count("]") - line.count(")"))
-    return problems
-
-
-def policy_files(dirs: Iterable[Path], tests: bool = False) -> list[Path]:
-    out: list[Path] = []
-    for d in dirs:
-        if d.is_file() and d.suffix == ".rego":
-            out.append(d)
-            continue
-        if not d.is_dir():
-            raise PolicyError(f"{d}: policy directory not found")
-        out.extend(sorted(p for p in d.rglob("*.rego")
-                          if tests or not p.name.endswith("_test.rego")))
-    return out
-
-
-def read_modules(files: Sequence[Path]) -> dict[str, str]:
-    modules: dict[str, str] = {}
-    for path in files:
-        try:
-            src = path.read_text()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise PolicyError(f"{path}: unreadable: {exc}") from exc
-        if not PACKAGE_RE.search(src):
-            raise PolicyError(f"{path}:1: no package declaration")
-        bad = v0_problems(src)
-        if bad:
-            line, text = bad[0]
-            raise PolicyError(
-                f"{path}:{line}: Rego v0 syntax is not supported ({text!r}); write Rego v1: "
-                "`deny contains msg if {{ ... }}` (see `opa fmt --v0-v1`)")
-        modules[str(path)] = src
-    return modules
-
-
 def _interpreter(modules: dict[str, str], data: dict[str, Any] | None = None) -> Interpreter:
     rego = Interpreter()
     rego.log_level = LogLevel.NONE  # errors come back in the exception, not on stdout
@@ -115,28 +73,8 @@ def _interpreter(modules: dict[str, str], data: dict[str, Any] | None = None) ->
         if data:
             rego.add_data_json(json.dumps(data))
     except RegoError as exc:
-        raise PolicyError(_compile_error(str(exc), modules)) from exc
+        raise PolicyError(compile_error(str(exc), modules)) from exc
     return rego
-
-
-_ERROR_RE = re.compile(r"\(error \d+:([^|\n]*)\|(\d+)\|\d+\s*\(errormsg \d+:([^\n]*?)\)\s*$",
-                       re.MULTILINE)
-
-
-def _compile_error(text: str, modules: dict[str, str]) -> str:
-    """regopy reports errors as an AST dump with byte offsets: name the file, line and reason."""
-    problems = []
-    for name, offset, msg in _ERROR_RE.findall(text):
-        src = modules.get(name)
-        line = src.count("\n", 0, int(offset)) + 1 if src is not None else "?"
-        problems.append(f"{name}:{line}: {msg}")
-    if not problems:
-        return f"policy does not compile: {_first_error(text)}"
-    return "policy does not compile: " + "; ".join(dict.fromkeys(problems))
-
-
-def _first_error(text: str) -> str:
-    return "\n".join(text.strip().splitlines()[:12])
 
 
 class PolicySet:
@@ -155,17 +93,12 @@ class PolicySet:
         self.namespaces = sorted({ns for ns, _ in self.queries})
         self._bundle: Bundle | None = None
         self._runtime = Interpreter()
+        self._data = data
+        self._busy = threading.Lock()
+        self._building = threading.Lock()
+        self._workers: dict[int, tuple[Interpreter, Bundle]] = {}
         if self.queries:
-            builder = _interpreter(modules, data)
-            query = "; ".join(f"q{i} := [r | some r in data.{ns}.{rule}]"
-                              for i, (ns, rule) in enumerate(self.queries))
-            try:
-                bundle = builder.build(query)
-            except RegoError as exc:
-                raise PolicyError(_compile_error(str(exc), modules)) from exc
-            if not bundle.ok():
-                raise PolicyError("policy does not compile (regopy build failed)")
-            self._bundle = bundle
+            self._bundle = self._build(_interpreter(modules, data))
         self.build_seconds = time.perf_counter() - started
 
     @classmethod
@@ -182,21 +115,106 @@ class PolicySet:
         return cls(read_modules(files), namespaces, data)
 
     def evaluate(self, value: Any) -> list[RawResult]:
-        if self._bundle is None:
+        with self._busy:
+            outcome = self._evaluate_text(self._runtime, self._bundle, json.dumps(value))
+        if isinstance(outcome, PolicyError):
+            raise outcome
+        return outcome
+
+    def evaluate_many(self, values: Iterable[Any], workers: int | None = None,
+                      ) -> list[list[RawResult] | PolicyError]:
+        """`evaluate` for each value, in order (a PolicyError in place of a failed one).
+
+        Equal inputs are evaluated once: Rego is deterministic. regopy calls C through ctypes,
+        which releases the GIL, so inputs are shared out among threads, each with its own
+        interpreter and bundle (rego-cpp does not promise a bundle may be shared). A thread
+        starts for every PER_WORKER distinct inputs, up to `workers`, while `values` is still
+        being produced: a generator that parses files overlaps with evaluation.
+        """
+        wanted = WORKERS if workers is None else workers
+        order: list[str] = []
+        outcomes: dict[str, list[RawResult] | PolicyError] = {}
+        todo: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        threads: list[threading.Thread] = []
+
+        def work(slot: int) -> None:
+            try:
+                runtime, bundle = self._worker_runtime(slot)
+            except PolicyError:  # cannot happen once the main bundle built; others carry on
+                return
+            while (text := todo.get()) is not None:
+                try:
+                    outcomes[text] = self._evaluate_text(runtime, bundle, text)
+                except Exception as exc:  # never lose an input in a thread
+                    outcomes[text] = PolicyError(f"policy evaluation failed: {exc!r}"[:500])
+
+        with self._busy:  # one batch at a time: a runtime serves one thread
+            queued: set[str] = set()
+            try:
+                for value in values:
+                    text = json.dumps(value)
+                    order.append(text)
+                    if text in queued:
+                        continue
+                    queued.add(text)
+                    todo.put(text)
+                    if (self._bundle is not None and len(threads) + 1 < wanted
+                            and len(queued) >= PER_WORKER * (len(threads) + 1)):
+                        threads.append(threading.Thread(target=work, args=(len(threads) + 1,),
+                                                        daemon=True))
+                        threads[-1].start()
+            finally:
+                for _ in range(len(threads) + 1):
+                    todo.put(None)  # FIFO: every input is taken before any thread stops
+                try:
+                    work(0)
+                finally:
+                    for thread in threads:
+                        thread.join()
+        return [outcomes[t] for t in order]
+
+    def _worker_runtime(self, slot: int) -> tuple[Interpreter, Bundle | None]:
+        """Slot 0 is the main runtime; others get their own bundle, built on first use (in
+        their thread, while slot 0 already evaluates)."""
+        if slot == 0:
+            return self._runtime, self._bundle
+        with self._building:
+            if slot not in self._workers:
+                self._workers[slot] = (Interpreter(), self._build(_interpreter(self.modules,
+                                                                              self._data)))
+            return self._workers[slot]
+
+    def _build(self, builder: Interpreter) -> Bundle:
+        query = "; ".join(f"q{i} := [r | some r in data.{ns}.{rule}]"
+                          for i, (ns, rule) in enumerate(self.queries))
+        try:
+            bundle = builder.build(query)
+        except RegoError as exc:
+            raise PolicyError(compile_error(str(exc), self.modules)) from exc
+        if not bundle.ok():
+            raise PolicyError("policy does not compile (regopy build failed)")
+        return bundle
+
+    def _evaluate_text(self, runtime: Interpreter, bundle: Bundle | None,
+                       text: str) -> list[RawResult] | PolicyError:
+        if bundle is None:
             return []
         # set_input(Input(...)) keeps input strings unescaped in regopy 1.5.2 (a quote in a
         # workflow breaks the output JSON); a JSON term is parsed and escaped correctly.
-        self._runtime.set_input_term(json.dumps(value))
-        text, ok = _query_bundle(self._runtime, self._bundle)
+        try:
+            runtime.set_input_term(text)
+        except RegoError as exc:
+            return PolicyError(f"policy evaluation failed: input not accepted ({exc})"[:500])
+        out, ok = _query_bundle(runtime, bundle)
         # Runtime errors (e.g. recursion) can come back with ok() true but as an error dump.
-        if not ok or not text.lstrip().startswith(("{", "[", "undefined")):
-            raise PolicyError(f"policy evaluation failed: {_runtime_error(text)}")
-        if text == "undefined":
+        if not ok or not out.lstrip().startswith(("{", "[", "undefined")):
+            return PolicyError(f"policy evaluation failed: {_runtime_error(out)}")
+        if out == "undefined":
             return []
         try:
-            output = json.loads(text)
+            output = json.loads(out)
         except ValueError as exc:  # regopy emitted invalid JSON (see the notes above)
-            raise PolicyError(f"policy evaluation failed: invalid output ({exc})") from exc
+            return PolicyError(f"policy evaluation failed: invalid output ({exc})")
         first = output[0] if isinstance(output, list) and output else output
         bindings = first.get("bindings", {}) if isinstance(first, dict) else {}
         docs: dict[str, dict[str, Any]] = {}
@@ -228,7 +246,7 @@ def _rule_names(sources: Iterable[str]) -> set[tuple[str, str]]:
     for src in sources:
         package = PACKAGE_RE.search(src)
         if package:
-            stripped = _strip(src)
+            stripped = strip_code(src)
             names |= {(package.group(1), m.group(1)) for m in _RULE_HEAD_RE.finditer(stripped)}
     return names
 

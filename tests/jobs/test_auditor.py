@@ -8,7 +8,7 @@ import pytest
 
 from app.config import PoliciesConfig
 from app.findings import Mode, Severity, Verdict
-from jobs import auditor
+from jobs import auditor, inputs_yaml
 from jobs.auditor import audit_files, cli_audit
 
 PRIVILEGED = """apiVersion: v1
@@ -176,3 +176,36 @@ def test_cli_exit_codes_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "p.rego:3" in capsys.readouterr().err
     (tmp_path / "k8s" / "pod.yaml").write_text("kind: Note\n")
     assert cli_audit(tmp_path, "text", []) == 0
+
+
+def _scenario_files() -> dict[str, str]:
+    """Every scenario repo side by side, plus duplicates: one snapshot of all input kinds."""
+    from app.files import read_tree
+
+    scenarios = Path(__file__).parents[1] / "scenarios"
+    files: dict[str, str] = {}
+    for d in sorted(p for p in scenarios.iterdir() if (p / "expected.json").is_file()):
+        tree = read_tree(d)
+        files.update({f"{d.name}/{p}": t for p, t in tree.items() if p != "expected.json"})
+    files.update({f"same/{i}/k8s/pod.yaml": PRIVILEGED for i in range(10)})
+    files.update({f"other/{i}/k8s/pod.yaml": PRIVILEGED.replace("name: p", f"name: p{i}")
+                  for i in range(20)})
+    return files
+
+
+def test_fast_paths_change_no_finding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """libyaml parsing and threaded, deduplicated evaluation against the plain ruamel path
+    evaluated one input at a time: same findings, lines and messages, in the same order."""
+    files = _scenario_files()
+    monkeypatch.setattr("jobs.policy_engine.PER_WORKER", 4)
+    fast = audit_files(files)
+    assert len(fast.findings) > 50 and fast.timings["documents"] > 50
+
+    def unsupported(text: str, max_nodes: int) -> None:
+        raise inputs_yaml.Unsupported("forced")
+
+    monkeypatch.setattr(inputs_yaml, "load_documents", unsupported)
+    monkeypatch.setattr("jobs.policy_engine.WORKERS", 1)
+    slow = audit_files(files)
+    assert [f.model_dump() for f in fast.findings] == [f.model_dump() for f in slow.findings]
+    assert fast.notes == slow.notes and fast.verdict == slow.verdict

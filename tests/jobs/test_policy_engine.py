@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,66 @@ def test_regopy_output_bug_becomes_a_clear_error(tmp_path: Path) -> None:
     policies = PolicySet.load([tmp_path])
     with pytest.raises(PolicyError, match="policy evaluation failed"):
         policies.evaluate({"v": ["x"]})
+
+
+def _many_inputs() -> list[object]:
+    pods = [{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"p{i}"},
+             "spec": {"containers": [{"name": "a", "image": "nginx" if i % 2 else "nginx:1.27",
+                                      "securityContext": {"privileged": i % 3 == 0}}]}}
+            for i in range(12)]
+    workflow = {"on": "pull_request_target", "jobs": {"b": {"steps": [
+        {"uses": "actions/checkout@v4", "with": {"ref": "${{ github.head_ref }}"}}]}}}
+    return [*pods, workflow, pods[0], {}, workflow, pods[5]]
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_evaluate_many_equals_evaluate_one_by_one(workers: int,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    policies = PolicySet.load([POLICIES_DIR])
+    values = _many_inputs()
+    expected = [policies.evaluate(v) for v in values]
+    monkeypatch.setattr("jobs.policy_engine.PER_WORKER", 2)  # start threads for a few inputs
+    assert policies.evaluate_many(iter(values), workers=workers) == expected
+    assert len(policies._workers) == workers - 1  # each thread had its own bundle
+    assert any(expected) and expected[0] == expected[13]
+
+
+def test_evaluate_many_evaluates_equal_inputs_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    policies = PolicySet.load([POLICIES_DIR])
+    seen: list[str] = []
+    real = policies._evaluate_text
+
+    def counting(runtime: object, bundle: object, text: str) -> object:
+        seen.append(text)
+        return real(runtime, bundle, text)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(policies, "_evaluate_text", counting)
+    values = _many_inputs()
+    policies.evaluate_many(values, workers=1)
+    assert len(seen) == len(set(seen)) == 14 < len(values)
+
+
+def test_evaluate_many_puts_a_failure_in_place(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "p.rego").write_text(
+        'package main\n\nimport rego.v1\n\n'
+        'deny contains sprintf("bad %s", [input.v]) if input.v\n')
+    policies = PolicySet.load([tmp_path])
+    monkeypatch.setattr("jobs.policy_engine.PER_WORKER", 1)
+    got = policies.evaluate_many([{"v": 1}, {"v": ["x"]}, {}], workers=2)
+    assert [r.msg for r in got[0]] == ["bad 1"]  # type: ignore[union-attr]
+    assert isinstance(got[1], PolicyError) and got[2] == []
+
+
+def test_evaluate_many_stops_its_threads_when_the_inputs_fail(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    policies = PolicySet.load([POLICIES_DIR])
+    monkeypatch.setattr("jobs.policy_engine.PER_WORKER", 1)
+
+    def inputs() -> Iterator[object]:
+        yield from _many_inputs()
+        raise RuntimeError("parser bug")
+
+    with pytest.raises(RuntimeError, match="parser bug"):
+        policies.evaluate_many(inputs(), workers=2)
+    assert policies.evaluate_many([{}], workers=2) == [[]]  # not left locked
