@@ -184,7 +184,7 @@ def _documents(parser: Any, text: str, max_nodes: int) -> list[tuple[Any, Lines 
             return docs
         else:  # StreamStart, DocumentEnd
             continue
-        if cls is yaml.ScalarEvent and event.anchor is not None:
+        if cls is yaml.ScalarEvent and event.anchor is not None and node is not None:
             _anchor(anchors, event.anchor, node)
         if node is None:
             continue
