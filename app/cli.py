@@ -9,13 +9,17 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from app.settings import Settings, SettingsError, load_settings
+if TYPE_CHECKING:  # the offline commands (run, audit) never load the App's settings
+    from app.settings import Settings
 
 log = logging.getLogger("shipcrew")
 
 
 def _settings_or_exit(**overrides: object) -> Settings:
+    from app.settings import SettingsError, load_settings
+
     try:
         settings = load_settings(**overrides)
         settings.require_app()
