@@ -96,13 +96,16 @@ def start(gh: GitHub[Any], owner: str, repo: str, *, name: str, head_sha: str,
           title: str) -> int:
     """An in-progress check run, so people see the crew at work.
 
-    Inside an RQ job, the run is remembered for the job: if the job fails for good,
-    `close_orphan` completes it as failed instead of leaving it spinning forever.
+    Inside an RQ job, the run is remembered for the job: a retry of the job (same id) reuses
+    it, and if the job fails for good `close_orphan` completes it as failed instead of
+    leaving it spinning forever.
     """
+    job = get_current_job()
+    if job is not None and (known := job.connection.get(_OPEN.format(job=job.id))):
+        return int(known)
     data = {"name": name, "head_sha": head_sha, "status": "in_progress",
             "output": {"title": title, "summary": title}}
     run_id = int(gh.rest.checks.create(owner, repo, data=data).parsed_data.id)  # type: ignore[call-overload]
-    job = get_current_job()
     if job is not None:
         job.connection.set(_OPEN.format(job=job.id), run_id, ex=_OPEN_TTL)
     return run_id

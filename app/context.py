@@ -55,10 +55,12 @@ class JobContext:
     def default_branch(self) -> str:
         return str(self.gh.rest.repos.get(self.owner, self.name).parsed_data.default_branch)
 
-    def current_pull(self, number: int, head_sha: str) -> Any | None:
-        """The PR if `head_sha` is still its open head, else None: latest push wins."""
+    def current_pull(self, number: int, head_sha: str, job: str) -> Any | None:
+        """The PR if `head_sha` is still its open head, else None (recorded): latest push
+        wins, work planned for an older head is dropped."""
         pr = self.gh.rest.pulls.get(self.owner, self.name, number).parsed_data
         if pr.state != "open" or pr.head.sha != head_sha:
+            self.audit.record("stale", repo=self.repo, number=number, head_sha=head_sha, job=job)
             return None
         # The PR names the default branch: spare the repository call.
         self.__dict__["default_branch"] = pr.base.repo.default_branch

@@ -163,9 +163,7 @@ def audit_pull_request(
 ) -> dict[str, Any]:
     with bound_delivery(delivery_id):
         ctx = job_context(installation_id, repo, delivery_id, conn, factory)
-        pr = ctx.current_pull(number, head_sha)
-        if pr is None:
-            ctx.audit.record("stale", repo=repo, number=number, head_sha=head_sha, job="audit")
+        if (pr := ctx.current_pull(number, head_sha, "audit")) is None:
             return {"status": "stale"}
         result, files, changed, source = evaluate(ctx, pr, head_sha)
         fork = is_fork(pr, repo)
@@ -239,7 +237,7 @@ def _apply(ctx: JobContext, run: Any, head_sha: str, requester: str) -> dict[str
                 f"`{permission.permission}` permission; applying fixes needs write access."}
     external = str(run.external_id or "")
     number = int(external[3:]) if external.startswith("pr:") else _pull_for(ctx, head_sha)
-    pr = ctx.current_pull(number, head_sha) if number else None
+    pr = ctx.current_pull(number, head_sha, "apply-fixes") if number else None
     if pr is None:
         return {"status": "stale", "reason": "Fixes not applied: the branch moved since this "
                 "verdict (the newer push has its own check run)."}

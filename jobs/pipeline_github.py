@@ -36,8 +36,6 @@ CHECK_NAME = "shipcrew / pipeline"
 BRANCH_PREFIX = "shipcrew/pipeline/"
 WORKFLOWS_DIR = ".github/workflows/"
 MAX_ARCHIVE_BYTES = 200 * 1024 * 1024
-RUN_KEY = "shipcrew:pipeline:check-run:{repo}:{sha}"
-RUN_TTL = 24 * 3600
 
 
 class PermanentError(Exception):
@@ -252,18 +250,6 @@ def effective_config(ctx: JobContext, artifacts: list[str] | None) -> GenerateCo
     return generate
 
 
-def start_run(ctx: JobContext, head_sha: str) -> int:
-    """One check run per head even across RQ retries: its id is kept in Redis."""
-    key = RUN_KEY.format(repo=ctx.repo, sha=head_sha)
-    known = ctx.conn.get(key)
-    if known is not None:
-        return int(known)
-    run_id = checks.start(ctx.gh, ctx.owner, ctx.name, name=CHECK_NAME, head_sha=head_sha,
-                          title="Detecting stacks and generating the pipeline")
-    ctx.conn.set(key, run_id, ex=RUN_TTL)
-    return run_id
-
-
 def generate_for_pull_request(
     *, installation_id: int, repo: str, delivery_id: str, number: int, head_sha: str,
     artifacts: list[str] | None = None, conn: redis.Redis | None = None,
@@ -272,10 +258,7 @@ def generate_for_pull_request(
     """Generate what the PR's head is missing and deliver it per `generate.mode`."""
     with bound_delivery(delivery_id):
         ctx = job_context(installation_id, repo, delivery_id, conn, factory)
-        pr = ctx.current_pull(number, head_sha)
-        if pr is None:
-            ctx.audit.record("stale", repo=repo, number=number, head_sha=head_sha,
-                             job="generate")
+        if (pr := ctx.current_pull(number, head_sha, "generate")) is None:
             return {"status": "stale"}
         fork = is_fork(pr, repo)
         run_id: int | None = None
@@ -285,7 +268,9 @@ def generate_for_pull_request(
                 ctx.audit.record("generate", repo=repo, number=number, head_sha=head_sha,
                                  status="off")
                 return {"status": "off"}
-            run_id = start_run(ctx, head_sha)
+            run_id = checks.start(ctx.gh, ctx.owner, ctx.name, name=CHECK_NAME,
+                                  head_sha=head_sha,
+                                  title="Detecting stacks and generating the pipeline")
             plan, report, findings, outcome = _generate(ctx, pr, head_sha, config, fork)
         except Exception as exc:
             if is_transient(exc):

@@ -60,9 +60,7 @@ def plan_pull_request(
 ) -> dict[str, Any]:
     with bound_delivery(delivery_id):
         ctx = job_context(installation_id, repo, delivery_id, conn, factory)
-        pr = ctx.current_pull(number, head_sha)
-        if pr is None:
-            ctx.audit.record("stale", repo=repo, number=number, head_sha=head_sha)
+        if (pr := ctx.current_pull(number, head_sha, "plan")) is None:
             return {"status": "stale"}
         files = changed_files(ctx, number)
         config = ctx.config
