@@ -22,7 +22,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from app.config import GenerateMode, RepoConfig
-from jobs.gates import TIERS, Gate, gates_for, is_production
+from jobs.release.gates import TIERS, Gate, gates_for, is_production
 
 
 class ChangeKind(StrEnum):

@@ -25,7 +25,7 @@ class Verdict(StrEnum):
 
 
 class Fix(BaseModel):
-    """A safe automatic edit a rule offers (`kind`, see jobs.fixes); `content` is the whole
+    """A safe automatic edit a rule offers (`kind`, see jobs.auditor.fixes); `content` is the whole
     new text of `path` once it has been computed."""
 
     kind: str

@@ -111,3 +111,8 @@ def read_file(gh: GitHub[Any], owner: str, repo: str, path: str, ref: str) -> st
     if not isinstance(data, dict) or data.get("type") != "file":
         return None
     return base64.b64decode(str(data.get("content", ""))).decode("utf-8", errors="replace")
+
+
+def body(resp: Any) -> Any:
+    """A response's JSON, untyped: read leniently, only the fields we use."""
+    return resp.json()

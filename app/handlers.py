@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from app.commands import is_actionable
+from app.command_parser import is_actionable
 from app.events import Event
 from app.queue import JobSpec, Urgency
 from app.routing import Router
@@ -97,7 +97,7 @@ def on_issue_comment(event: Event, delivery: Delivery) -> list[JobSpec]:
         return []
     kwargs = {**base, "number": issue.number, "comment_id": comment.id,
               "body": comment.body or "", "author": comment.user.login}
-    return [JobSpec("command", "jobs.commands.handle_comment", kwargs, Urgency.URGENT)]
+    return [JobSpec("command", "jobs.command_runner.handle_comment", kwargs, Urgency.URGENT)]
 
 
 @router.register("deployment_protection_rule", "requested")
@@ -126,7 +126,7 @@ def on_deployment_status(event: Event, delivery: Delivery) -> list[JobSpec]:
               "environment": status.environment or deployment.environment,
               "sha": deployment.sha, "ref": deployment.ref, "state": status.state,
               "creator": creator}
-    return [JobSpec("deployment", "jobs.deploy.on_deployment_status", kwargs, Urgency.URGENT)]
+    return [JobSpec("deployment", "jobs.release.on_deployment_status", kwargs, Urgency.URGENT)]
 
 
 # Not humans_only: our own `shipcrew / policy` check run, and CI runs our commits triggered,

@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.files import Files, write_tree  # noqa: E402
-from jobs import policy_engine  # noqa: E402
-from jobs.auditor import audit_files  # noqa: E402
+from jobs.auditor import engine as policy_engine  # noqa: E402
+from jobs.auditor.core import audit_files  # noqa: E402
 
 CACHE = Path.home() / ".cache" / "shipcrew-bench"
 CHECKOV_VENV = CACHE / "checkov-venv"

@@ -23,9 +23,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.files import read_tree  # noqa: E402
-from jobs.pipeline import plan_generation  # noqa: E402
-from jobs.stacks import detect_stacks  # noqa: E402
-from jobs.validators import validate_report  # noqa: E402
+from jobs.pipeline.plan import plan_generation  # noqa: E402
+from jobs.pipeline.stacks import detect_stacks  # noqa: E402
+from jobs.pipeline.validate import validate_report  # noqa: E402
 
 REPOS = Path(__file__).resolve().parent.parent / "tests" / "jobs" / "repos"
 

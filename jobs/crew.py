@@ -9,8 +9,8 @@ from typing import Any
 from app.config import CONFIG_PATH, ConfigError, RepoConfig, parse_config
 from app.files import read_tree, write_tree
 from app.findings import Verdict
-from jobs.auditor import audit_files
-from jobs.pipeline import gate, plan_generation
+from jobs.auditor.core import audit_files
+from jobs.pipeline.plan import gate, plan_generation
 
 _RANK = {Verdict.PASS: 0, Verdict.REVIEW: 1, Verdict.FAIL: 2}
 

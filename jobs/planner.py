@@ -11,22 +11,13 @@ from app import checks
 from app.config import CONFIG_PATH, ConfigError, RepoConfig
 from app.context import JobContext, is_fork, job_context
 from app.coordinator import ChangedFile, Plan, classify, plan
+from app.gitdata import changed_files
 from app.github import ClientFactory
 from app.logs import bound_delivery
 from app.queue import JobSpec, Urgency, enqueue
 
 log = logging.getLogger(__name__)
 CONFIG_CHECK = "shipcrew / config"
-
-
-def changed_files(ctx: JobContext, number: int) -> list[dict[str, Any]]:
-    """Every file of the PR (GitHub pages them, 100 at a time, up to 3,000)."""
-    files: Any = ctx.gh.rest.paginate(
-        ctx.gh.rest.pulls.list_files, owner=ctx.owner, repo=ctx.name, pull_number=number,
-        per_page=100,
-    )
-    return [{"path": f.filename, "status": f.status, "patch": f.patch,
-             "previous_path": f.previous_filename or None} for f in files]
 
 
 def report_config_error(ctx: JobContext, head_sha: str, error: ConfigError) -> None:

@@ -43,7 +43,7 @@ def _command(payload: dict, delivery: str) -> Expected:
         return []
     kwargs = {**_base(payload, delivery), "number": issue["number"], "comment_id": comment["id"],
               "body": comment["body"], "author": comment["user"]["login"]}
-    return [("command", "jobs.commands.handle_comment", "shipcrew-urgent", kwargs)]
+    return [("command", "jobs.command_runner.handle_comment", "shipcrew-urgent", kwargs)]
 
 
 def _deployment(payload: dict, delivery: str) -> Expected:
@@ -51,7 +51,7 @@ def _deployment(payload: dict, delivery: str) -> Expected:
     kwargs = {**_base(payload, delivery), "deployment_id": d["id"],
               "environment": s["environment"], "sha": d["sha"], "ref": d["ref"],
               "state": s["state"], "creator": s["creator"]["login"]}
-    return [("deployment", "jobs.deploy.on_deployment_status", "shipcrew-urgent", kwargs)]
+    return [("deployment", "jobs.release.on_deployment_status", "shipcrew-urgent", kwargs)]
 
 
 def _reevaluate(payload: dict, delivery: str) -> Expected:

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-import jobs.pipeline_github as pipeline_github
+import jobs.pipeline.github as pipeline_github
 from app.files import read_tree
 from app.queue import JobSpec, Urgency, enqueue
-from jobs.pipeline import plan_generation
-from jobs.pipeline_github import CHECK_NAME
+from jobs.pipeline.github import CHECK_NAME
+from jobs.pipeline.plan import plan_generation
 from tests.e2e.conftest import Crew
 from tests.jobs.conftest import REPOS
 

@@ -18,8 +18,8 @@ from rq.registry import ScheduledJobRegistry
 
 from app.github import client_for
 from app.queue import Urgency
-from jobs import gate_store
-from jobs.packet import MARKER
+from jobs.release import store as gate_store
+from jobs.release.packet import MARKER
 from tests.e2e.conftest import Crew
 
 OWNER, R = "octo", "shop"

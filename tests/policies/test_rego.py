@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from app import POLICIES_DIR
-from jobs.policy_engine import run_tests
+from jobs.auditor.engine import run_tests
 
 OUTCOMES = {o.name: o for o in run_tests([POLICIES_DIR])}
 

@@ -14,7 +14,7 @@ import pytest
 
 from app import ROOT
 from app.files import read_tree
-from jobs.auditor import audit_files
+from jobs.auditor.core import audit_files
 
 HERE = Path(__file__).parent
 SCENARIOS = sorted(p.name for p in HERE.iterdir() if (p / "expected.json").is_file())

@@ -1,0 +1,96 @@
+"""Git Data and pull-request reads shared by every agent that reads a head or commits.
+
+Reading: one tarball of the head (no per-file contents calls) and the PR's file listing.
+Writing: one tree with inline contents, one commit whose parent is the planned head, one ref
+update with `force: false` - the optimistic lock: if the head moved, GitHub answers 422 and
+the caller drops its work (the new push has its own plan).
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from typing import Any
+
+from githubkit.exception import RequestFailed
+
+from app.context import JobContext
+from app.files import MAX_FILE_BYTES, Files, decode
+
+MAX_ARCHIVE_BYTES = 200 * 1024 * 1024
+
+
+class PermanentError(Exception):
+    """Will not heal by retrying: reported on the check run, never retried."""
+
+
+
+def read_archive(data: bytes, max_file_bytes: int = MAX_FILE_BYTES) -> tuple[Files, set[str]]:
+    """Text files of a GitHub tarball (its top directory stripped), and every path in it:
+    binary or oversized files are absent from the first but still exist."""
+    files: Files = {}
+    present: set[str] = set()
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r|gz") as tar:
+        for member in tar:
+            path = member.name.partition("/")[2]
+            if not path or not (member.isfile() or member.issym()):
+                continue
+            present.add(path)
+            if member.isfile() and member.size <= max_file_bytes:
+                handle = tar.extractfile(member)
+                text = decode(handle.read()) if handle else None
+                if text is not None:
+                    files[path] = text
+    return files, present
+
+
+def read_head(ctx: JobContext, head_sha: str) -> tuple[Files, set[str]]:
+    resp = ctx.gh.rest.repos.download_tarball_archive(ctx.owner, ctx.name, head_sha)
+    if len(resp.content) > MAX_ARCHIVE_BYTES:
+        raise PermanentError(f"the repository archive is over {MAX_ARCHIVE_BYTES >> 20} MB")
+    return read_archive(resp.content)
+
+
+def create_commit(ctx: JobContext, parent: str, changes: Files, message: str) -> str:
+    base_tree = ctx.gh.rest.git.get_commit(ctx.owner, ctx.name, parent).parsed_data.tree.sha
+    tree = ctx.gh.rest.git.create_tree(ctx.owner, ctx.name, data={
+        "base_tree": base_tree,
+        "tree": [{"path": p, "mode": "100644", "type": "blob", "content": t}
+                 for p, t in sorted(changes.items())],
+    }).parsed_data.sha
+    return ctx.gh.rest.git.create_commit(ctx.owner, ctx.name, data={
+        "message": message, "tree": tree, "parents": [parent]}).parsed_data.sha
+
+
+def error_message(exc: RequestFailed) -> str:
+    try:
+        return str(exc.response.json().get("message", ""))
+    except ValueError:
+        return exc.response.text
+
+
+def head_moved(exc: RequestFailed) -> bool:
+    return exc.response.status_code == 422 and "fast forward" in error_message(exc).lower()
+
+
+def workflows_refused(exc: RequestFailed) -> bool:
+    return exc.response.status_code in (403, 422) and "workflow" in error_message(exc).lower()
+
+
+def push_to_branch(ctx: JobContext, branch: str, parent: str, changes: Files,
+                   message: str) -> str:
+    """Commit on top of `parent` and fast-forward `branch` (422 if it moved)."""
+    sha = create_commit(ctx, parent, changes, message)
+    ctx.gh.rest.git.update_ref(ctx.owner, ctx.name, f"heads/{branch}",
+                               data={"sha": sha, "force": False})
+    return sha
+
+
+def changed_files(ctx: JobContext, number: int) -> list[dict[str, Any]]:
+    """Every file of the PR (GitHub pages them, 100 at a time, up to 3,000)."""
+    files: Any = ctx.gh.rest.paginate(
+        ctx.gh.rest.pulls.list_files, owner=ctx.owner, repo=ctx.name, pull_number=number,
+        per_page=100,
+    )
+    return [{"path": f.filename, "status": f.status, "patch": f.patch,
+             "previous_path": f.previous_filename or None} for f in files]

@@ -1,0 +1,34 @@
+"""The auditor: workflows, Dockerfiles, Kubernetes manifests, secrets and provenance against
+Rego policies; the verdict is the `shipcrew / policy` check run.
+
+    core.py      audit_files (pure: files in, findings and verdict out) and `shipcrew audit`
+    engine.py    the Rego engine behind a small interface; sources.py reads policy files
+    inputs/      files -> documents with line numbers (YAML, Dockerfile, secrets)
+    fixes.py     safe automatic edits (yaml_edit.py edits YAML text in place)
+    report.py    text/JSON/SARIF and check-run output; explain.py for `/crew explain`
+    github.py    the GitHub edge: read the head, publish the check run, Apply fixes
+
+The RQ entry points below import the GitHub edge lazily, so `shipcrew audit` starts fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def audit_pull_request(**kwargs: Any) -> dict[str, Any]:
+    from jobs.auditor.github import audit_pull_request as run
+
+    return run(**kwargs)
+
+
+def on_check_run_action(**kwargs: Any) -> dict[str, Any]:
+    from jobs.auditor.github import on_check_run_action as run
+
+    return run(**kwargs)
+
+
+def rerun(**kwargs: Any) -> dict[str, Any]:
+    from jobs.auditor.github import rerun as run
+
+    return run(**kwargs)

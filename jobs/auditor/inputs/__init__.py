@@ -1,0 +1,248 @@
+"""Policy inputs: each file of a repo classified, parsed, and kept with a way back to its lines.
+
+Inputs have conftest's shapes, so a team's conftest policies see what they already expect:
+a workflow or a Kubernetes manifest is its YAML document; a Dockerfile is the list of its
+instructions (`Cmd` lower-case, `Flags`, `Value`, `Stage`, `JSON`, `SubCmd`, plus our `Line`).
+Policies name a location as a path into the input (`["jobs", "build", "steps", 0, "uses"]`);
+`Document.line_of` turns it back into a line of the file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import dockerfile
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from app.findings import Finding, Severity
+from jobs.auditor.inputs import yaml_lines as inputs_yaml
+
+MAX_YAML_BYTES = 2 * 1024 * 1024  # round-trip parsing runs at ~1 MB/s: bound the time
+MAX_NODES = 200_000  # a YAML alias bomb expands exponentially: stop long before that
+
+WORKFLOW_RE = re.compile(r"(^|/)\.github/workflows/[^/]+\.ya?ml$")
+DOCKERFILE_RE = re.compile(r"(^|/)(Dockerfile|[^/]+\.Dockerfile|Dockerfile\.[^/]+)$")
+YAML_RE = re.compile(r"\.ya?ml$")
+WORKLOAD_KINDS = {"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job",
+                  "CronJob", "ReplicationController"}
+
+Loc = Sequence[str | int]
+
+
+@dataclass
+class Document:
+    """One policy input: a file (or one YAML document of it) and its line map."""
+
+    path: str
+    kind: str  # workflow | dockerfile | kubernetes | change
+    input: Any
+    line_of: Callable[[Loc], int | None] = field(default=lambda loc: None, repr=False)
+    index: int = 0  # document number inside a multi-document YAML file
+    tree: Any = field(default=None, repr=False)  # the ruamel tree (None when libyaml parsed it)
+
+
+class TooBig(ValueError):
+    pass
+
+
+def input_error(path: str, message: str, line: int | None = None,
+                severity: Severity = Severity.HARD, rule: str = "INPUT001") -> Finding:
+    return Finding(rule=rule, severity=severity, path=path, line=line, message=message,
+                   recourse="Fix the file so it parses, or remove it from the change.")
+
+
+def is_dockerfile(path: str) -> bool:
+    return bool(DOCKERFILE_RE.search(path))
+
+
+def is_workflow(path: str) -> bool:
+    return bool(WORKFLOW_RE.search(path))
+
+
+# --- YAML ---------------------------------------------------------------------------------
+
+
+def yaml_loader() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = True  # as GitHub and kubectl do (ruamel keeps the first one)
+    return yaml
+
+
+def load_yaml(path: str, text: str) -> tuple[list[Any], Finding | None]:
+    """All documents of a YAML file (ruamel trees), or a finding saying why not."""
+    if len(text.encode("utf-8", "replace")) > MAX_YAML_BYTES:
+        return [], input_error(
+            path, f"file larger than {MAX_YAML_BYTES // 2**20} MiB: not evaluated, "
+            "a human must review it", severity=Severity.SOFT, rule="INPUT002")
+    try:
+        docs = [d for d in yaml_loader().load_all(text) if d is not None]
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        return [], input_error(path, f"invalid YAML: {exc.problem or exc.context}",
+                               line=mark.line + 1 if mark else None)
+    except (YAMLError, ValueError, RecursionError, TypeError) as exc:  # TypeError: complex keys
+        return [], input_error(path, f"invalid YAML: {str(exc).splitlines()[0][:200]}")
+    return docs, None
+
+
+def plain(node: Any, budget: list[int] | None = None) -> Any:
+    """A ruamel tree as JSON data; raises TooBig when aliases blow it up."""
+    budget = budget if budget is not None else [MAX_NODES]
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise TooBig(f"document expands past {MAX_NODES} nodes (YAML alias bomb?)")
+    if isinstance(node, dict):
+        return {str(k): plain(v, budget) for k, v in node.items()}
+    if isinstance(node, list):
+        return [plain(v, budget) for v in node]
+    if isinstance(node, bool | int | float) or node is None:
+        return node
+    if isinstance(node, str):
+        return str(node)
+    return str(node)  # dates, timestamps: as conftest sees them after JSON round-trip
+
+
+def yaml_line_of(tree: Any) -> Callable[[Loc], int | None]:
+    def line_of(loc: Loc) -> int | None:
+        node, line = tree, getattr(getattr(tree, "lc", None), "line", None)
+        line = line + 1 if line is not None else None
+        for key in loc:
+            if isinstance(node, CommentedMap) and key in node:
+                line = node.lc.key(key)[0] + 1
+                node = node[key]
+            elif isinstance(node, CommentedSeq) and isinstance(key, int) and key < len(node):
+                line = node.lc.item(key)[0] + 1
+                node = node[key]
+            else:
+                break
+        return line
+
+    return line_of
+
+
+def yaml_documents(path: str, text: str, kind: str | None) -> tuple[list[Document], list[Finding]]:
+    """Documents of a YAML file: `kind` forces the class, None keeps only Kubernetes objects."""
+    loaded, error = _load_plain(path, text)
+    if error:
+        # Unknown YAML that does not parse may be anything (a template, a fixture): review it.
+        if kind is None and error.rule == "INPUT001":
+            error.severity = Severity.SOFT
+        return [], [error]
+    docs: list[Document] = []
+    try:
+        for i, (data, line_of, tree) in enumerate(loaded):
+            doc_kind = kind or ("kubernetes" if is_manifest(data) else None)
+            if doc_kind is None:
+                continue
+            if doc_kind == "workflow" and not isinstance(data, dict):
+                return [], [input_error(path, "a workflow must be a YAML mapping", line=1)]
+            docs.append(Document(path, doc_kind, data, line_of, i, tree))
+    except (TooBig, RecursionError) as exc:
+        return [], [input_error(path, f"not evaluated: {exc}")]
+    return docs, []
+
+
+_Loaded = Iterable[tuple[Any, Callable[[Loc], int | None], Any]]
+
+
+def _load_plain(path: str, text: str) -> tuple[_Loaded, Finding | None]:
+    """(data, line_of, ruamel tree or None) per document: from libyaml when that gives exactly
+    what ruamel would, else from ruamel, which also words every error and enforces the limits
+    (the plain data of its trees is then built lazily, raising TooBig, as it always was)."""
+    if len(text.encode("utf-8", "replace")) <= MAX_YAML_BYTES:
+        try:
+            return [(data, inputs_yaml.line_finder(lines), None)
+                    for data, lines in inputs_yaml.load_documents(text, MAX_NODES)], None
+        except inputs_yaml.Unsupported:
+            pass
+    trees, error = load_yaml(path, text)
+    return ((plain(tree), yaml_line_of(tree), tree) for tree in trees), error
+
+
+def is_manifest(data: Any) -> bool:
+    return (isinstance(data, dict) and isinstance(data.get("apiVersion"), str)
+            and isinstance(data.get("kind"), str))
+
+
+# --- Dockerfile -----------------------------------------------------------------------------
+
+
+def dockerfile_document(path: str, text: str) -> tuple[list[Document], list[Finding]]:
+    try:
+        commands = dockerfile.parse_string(text)
+    except dockerfile.GoParseError as exc:
+        return [], [input_error(path, f"invalid Dockerfile: {exc}")]
+    instructions: list[dict[str, Any]] = []
+    stage = -1
+    for c in commands:
+        cmd = c.cmd.lower()
+        if cmd == "from":
+            stage += 1
+        instructions.append({
+            "Cmd": cmd, "SubCmd": (c.sub_cmd or "").lower(), "JSON": c.json,
+            "Flags": list(c.flags), "Value": list(c.value), "Stage": max(stage, 0),
+            "Original": c.original, "Line": c.start_line,
+        })
+    if not any(i["Cmd"] == "from" for i in instructions):
+        first = instructions[0]["Line"] if instructions else 1
+        return [], [input_error(path, "no FROM instruction: not a valid Dockerfile", line=first)]
+
+    def line_of(loc: Loc) -> int | None:
+        if loc and isinstance(loc[0], int) and 0 <= loc[0] < len(instructions):
+            return int(instructions[loc[0]]["Line"])
+        return 1
+
+    return [Document(path, "dockerfile", instructions, line_of)], []
+
+
+# --- classification -------------------------------------------------------------------------
+
+
+def chart_roots(files: dict[str, str]) -> list[str]:
+    """Directories holding a Chart.yaml ("" for the repo root)."""
+    roots = [p[: -len("Chart.yaml")].rstrip("/") for p in files
+             if p == "Chart.yaml" or p.endswith("/Chart.yaml")]
+    return sorted(roots)
+
+
+def in_chart(path: str, roots: Sequence[str]) -> str | None:
+    for root in roots:
+        if root == "" or path.startswith(root + "/"):
+            return root
+    return None
+
+
+def parse_file(path: str, text: str) -> tuple[list[Document], list[Finding]]:
+    """The policy inputs of one file (none for files no policy looks at)."""
+    if "\0" in text[:8192] and (is_workflow(path) or is_dockerfile(path)):
+        return [], [input_error(path, "binary content where text was expected", line=1)]
+    if len(text) > MAX_YAML_BYTES and (is_workflow(path) or is_dockerfile(path)):
+        return [], [input_error(path, f"file larger than {MAX_YAML_BYTES // 2**20} MiB: not "
+                                "evaluated, a human must review it", severity=Severity.SOFT,
+                                rule="INPUT002")]
+    if is_workflow(path):
+        return yaml_documents(path, text, "workflow")
+    if is_dockerfile(path):
+        return dockerfile_document(path, text)
+    if YAML_RE.search(path):
+        # Cheap pre-filter: a manifest names its kind at the top level.
+        if not re.search(r"^kind\s*:", text, re.MULTILINE):
+            return [], []
+        return yaml_documents(path, text, None)
+    return [], []
+
+
+def template_line(template: str | None, loc: Loc) -> int | None:
+    """Best-effort line in a Helm template for a location in its rendered output."""
+    if not template:
+        return None
+    for key in reversed([k for k in loc if isinstance(k, str)]):
+        m = re.search(rf"^\s*-?\s*{re.escape(key)}\s*:", template, re.MULTILINE)
+        if m:
+            return template.count("\n", 0, m.start()) + 1
+    return None

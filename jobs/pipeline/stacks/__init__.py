@@ -1,0 +1,144 @@
+"""Stack detection: find every project in a repository and work out how it builds and runs.
+
+Pure: `Files` in, `Stack` values out. Each language lives in its own module; this one
+discovers project directories (monorepos, workspaces) and dispatches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from app.files import Files
+from jobs.pipeline.stacks import go, jvm, node, python, rust
+from jobs.pipeline.stacks.model import Stack, dns_label, parent
+from jobs.pipeline.stacks.tree import Tree, ignored
+
+__all__ = ["Stack", "detect_stacks"]
+
+MANIFESTS: dict[str, str] = {
+    "pyproject.toml": "python", "setup.py": "python", "setup.cfg": "python",
+    "Pipfile": "python", "requirements.txt": "python", "package.json": "node",
+    "go.mod": "go", "pom.xml": "java", "build.gradle": "java", "build.gradle.kts": "java",
+    "Cargo.toml": "rust",
+}
+# Manifests of stacks we do not build yet: reported as unknown, never guessed.
+UNSUPPORTED: dict[str, str] = {
+    "Gemfile": "ruby", "composer.json": "php", "mix.exs": "elixir", "Package.swift": "swift",
+    "build.sbt": "scala", "deno.json": "deno", "pubspec.yaml": "dart", "stack.yaml": "haskell",
+}
+DETECTORS: dict[str, Callable[[Tree], Stack]] = {
+    "python": python.detect, "node": node.detect, "go": go.detect, "java": jvm.detect,
+    "rust": rust.detect,
+}
+# Nested manifests of these languages belong to the enclosing build (submodules, scripts).
+NESTED_BELONG_TO_PARENT = {"java", "rust"}
+
+
+def _candidates(files: Files) -> dict[str, set[str]]:
+    """directory -> languages whose manifest it holds."""
+    found: dict[str, set[str]] = {}
+    for path in files:
+        name = path.rsplit("/", 1)[-1]
+        if ignored(path):
+            continue
+        lang = MANIFESTS.get(name) or UNSUPPORTED.get(name)
+        if lang is None and name.startswith("requirements") and name.endswith(".txt"):
+            lang = "python"
+        if lang is None and name.endswith((".csproj", ".fsproj")):
+            lang = "dotnet"
+        if lang:
+            found.setdefault(parent(path), set()).add(lang)
+    return found
+
+
+def _inside(path: str, root: str) -> bool:
+    return root == "." or path == root or path.startswith(root + "/")
+
+
+def detect_stacks(files: Files) -> list[Stack]:
+    """Every project in the repository, sorted by path; unknown stacks included as such."""
+    tree = Tree(files)
+    candidates = _candidates(files)
+    members: dict[tuple[str, str], str] = {}  # (dir, language) -> workspace root
+    workspace_roots: set[tuple[str, str]] = set()
+    for directory, langs in candidates.items():
+        for lang, finder in (("node", node.workspace_members), ("rust", rust.workspace_members)):
+            found = finder(tree.at(directory)) if lang in langs else None
+            if found is not None:
+                workspace_roots.add((directory, lang))
+                members.update({(m, lang): directory for m in found})
+
+    stacks: list[Stack] = []
+    claimed: list[tuple[str, str]] = []
+    for directory in sorted(candidates, key=lambda d: (d != ".", d.count("/"), d)):
+        for lang in sorted(candidates[directory]):
+            key = (directory, lang)
+            here = tree.at(directory)
+            if key in workspace_roots and not _root_is_also_project(here, lang):
+                continue
+            if lang == "python" and not python.is_project(here):
+                continue
+            if lang == "node" and _tooling_only(here, directory, candidates):
+                continue
+            if key not in members and _nested(directory, lang, claimed, here):
+                continue
+            stack = _detect(here, lang, members.get(key))
+            claimed.append(key)
+            stacks.append(stack)
+    if not stacks:
+        stacks.append(Stack(path=".", name="app", language="unknown",
+                            reasons=["no recognised build manifest in the repository"]))
+    _dedupe_names(stacks)
+    return sorted(stacks, key=lambda s: s.path)
+
+
+def _root_is_also_project(tree: Tree, lang: str) -> bool:
+    if lang == "rust":
+        return "package" in tree.toml("Cargo.toml")
+    return False
+
+
+def _tooling_only(tree: Tree, directory: str, candidates: dict[str, set[str]]) -> bool:
+    """A package.json that only carries repo tooling (husky, prettier) above real projects."""
+    pkg = tree.json("package.json")
+    nested = any(d != directory and _inside(d, directory) and "node" in langs
+                 for d, langs in candidates.items())
+    entry = pkg.get("dependencies") or pkg.get("main") or pkg.get("bin") or pkg.get("exports")
+    return nested and not entry and "start" not in (pkg.get("scripts") or {})
+
+
+def _nested(directory: str, lang: str, claimed: list[tuple[str, str]], here: Tree) -> bool:
+    for root, other in claimed:
+        if other != lang or not _inside(directory, root) or directory == root:
+            continue
+        if lang in NESTED_BELONG_TO_PARENT:
+            return True
+        # A requirements-only directory inside a Python project is tooling, not a project.
+        if lang == "python" and not (here.has("pyproject.toml") or here.has("setup.py")):
+            return True
+    return False
+
+
+def _detect(tree: Tree, lang: str, workspace_root: str | None) -> Stack:
+    if lang == "node":
+        return node.detect(tree, workspace_root)
+    if lang == "rust":
+        return rust.detect(tree, workspace_root)
+    detector = DETECTORS.get(lang)
+    if detector is None:
+        return Stack(path=tree.root, name=dns_label(tree.root), language="unknown",
+                     reasons=[f"{lang} project: not supported yet, nothing generated"])
+    return detector(tree)
+
+
+def _dedupe_names(stacks: list[Stack]) -> None:
+    seen: dict[str, int] = {}
+    for stack in stacks:
+        base = stack.name
+        if base in seen:
+            seen[base] += 1
+            stack.name = dns_label(f"{base}-{dns_label(stack.path)}")
+            if stack.name in seen:
+                stack.name = f"{base}-{seen[base]}"
+            stack.reasons.append(f"renamed from {base!r}: another project has that name")
+        seen.setdefault(stack.name, 0)

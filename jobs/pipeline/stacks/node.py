@@ -1,0 +1,150 @@
+"""Node projects: lockfile -> package manager, scripts, version, framework, workspaces."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Any
+
+from jobs.pipeline.stacks.model import DEFAULT_PORTS, Stack, dns_label
+from jobs.pipeline.stacks.tree import Tree, first_match
+
+DEFAULT_VERSION = "24"
+NPM_NO_TEST = "no test specified"
+LOCKFILES = (("pnpm-lock.yaml", "pnpm"), ("yarn.lock", "yarn"), ("package-lock.json", "npm"),
+             ("npm-shrinkwrap.json", "npm"))
+FRAMEWORKS = (("next", "nextjs"), ("@nestjs/core", "nestjs"), ("express", "express"),
+              ("fastify", "fastify"), ("koa", "koa"), ("hono", "hono"))
+
+
+def workspace_members(tree: Tree) -> list[str] | None:
+    """Member directories when `tree.root` is a npm/yarn/pnpm workspace root, else None."""
+    pkg = tree.json("package.json")
+    patterns: Any = pkg.get("workspaces")
+    if isinstance(patterns, dict):
+        patterns = patterns.get("packages")
+    if tree.has("pnpm-workspace.yaml"):
+        text = tree.text("pnpm-workspace.yaml") or ""
+        patterns = re.findall(r"^\s*-\s*[\"']?([^\"'\n#]+)", text, re.M)
+    if not isinstance(patterns, list):
+        return None
+    members: list[str] = []
+    for pattern in patterns:
+        if isinstance(pattern, str) and not pattern.startswith("!"):
+            members += [d for d in tree.dirs_matching(pattern, "package.json") if d != tree.root]
+    return sorted(set(members))
+
+
+def _package_manager(tree: Tree, root: Tree, pkg: dict[str, Any]) -> tuple[str, str | None]:
+    declared = str(pkg.get("packageManager", "")).split("@")[0]
+    for where in (tree, root):
+        for lock, tool in LOCKFILES:
+            if where.has(lock):
+                return tool, where.path(lock)
+    return (declared if declared in ("npm", "yarn", "pnpm") else "npm"), None
+
+
+def _version(tree: Tree, root: Tree, pkg: dict[str, Any], reasons: list[str]) -> str:
+    for where in (tree, root):
+        for rel in (".nvmrc", ".node-version"):
+            text = (where.text(rel) or "").strip().removeprefix("v")
+            m = re.match(r"(\d+)", text)
+            if m:
+                reasons.append(f"{where.path(rel)} pins node {text}")
+                return m.group(1)
+    for where, manifest in ((tree, pkg), (root, root.json("package.json"))):
+        engines = str((manifest.get("engines") or {}).get("node", ""))
+        m = re.search(r"(\d+)", engines)
+        if m:
+            reasons.append(f"engines.node {engines!r} in {where.path('package.json')} -> "
+                           f"{m.group(1)}")
+            return m.group(1)
+    return DEFAULT_VERSION
+
+
+def _start(script: str | None, framework: str | None, port: int) -> list[str]:
+    if script:
+        words = shlex.split(script)
+        if words[0] == "node" and not any(w in words for w in ("&&", "|", ";")):
+            return words
+        if words[:2] == ["next", "start"]:
+            return ["node_modules/.bin/next", "start", "-p", str(port)]
+    if framework == "nestjs":
+        return ["node", "dist/main.js"]
+    return ["npm", "start"]
+
+
+def detect(tree: Tree, workspace_root: str | None = None) -> Stack:
+    pkg = tree.json("package.json")
+    root = tree.at(workspace_root) if workspace_root else tree
+    scripts: dict[str, str] = pkg.get("scripts", {}) or {}
+    deps: dict[str, Any] = pkg.get("dependencies", {}) or {}
+    dev: dict[str, Any] = pkg.get("devDependencies", {}) or {}
+    peers: dict[str, Any] = pkg.get("peerDependencies", {}) or {}
+    tool, lock = _package_manager(tree, root, pkg)
+    reasons = [f"node project (package.json); package manager {tool}"
+               + (f" from {lock}" if lock else " (no lockfile: CI installs without a lock)")]
+    if workspace_root:
+        reasons.append(f"workspace member of {workspace_root}")
+    framework = next((f for dep, f in FRAMEWORKS if dep in deps), None)
+    sources = [t for _, t in tree.walk(".js", ".ts", ".mjs", ".cjs")]
+    listens = any(re.search(r"\.listen\(", t) for t in sources)
+    stack = Stack(path=tree.root, name=dns_label(str(pkg.get("name") or tree.root)),
+                  language="node", framework=framework or "node", build_tool=tool,
+                  workspace_root=workspace_root, manifests=["package.json"] + ([lock] if lock
+                                                                                else []),
+                  typescript="typescript" in deps or "typescript" in dev or tree.has(
+                      "tsconfig.json"),
+                  version=_version(tree, root, pkg, reasons), reasons=reasons)
+    reasons = stack.reasons  # pydantic copied the list
+    if framework in ("nextjs", "nestjs"):
+        service_why = f"{framework} application"
+    elif "start" in scripts and (framework or listens):
+        service_why = f"start script {scripts['start']!r} runs a {framework or 'node'} server"
+    elif framework and listens:
+        service_why = f"{framework} app that calls .listen()"
+    else:
+        service_why = None
+    if service_why:
+        stack.kind = "service"
+        reasons.append(service_why)
+        found = first_match(r"(?:listen\(\s*|PORT\s*(?:\|\||\?\?)\s*|-p\s+|--port[ =])(\d{2,5})",
+                            [scripts.get("start", "")] + sources)
+        stack.port = int(found) if found else DEFAULT_PORTS.get(framework or "node", 3000)
+        stack.start_command = _start(scripts.get("start"), framework, stack.port)
+    else:
+        peer = [d for d, _ in FRAMEWORKS if d in peers]
+        why = ("library: " + (f"{', '.join(peer)} only as a peer dependency" if peer else
+                              "no start script and no server framework that listens"))
+        if pkg.get("main") or pkg.get("exports") or pkg.get("bin"):
+            why += "; exports a package entry point"
+        reasons.append(why)
+    _commands(stack, pkg, scripts)
+    return stack
+
+
+def _commands(stack: Stack, pkg: dict[str, Any], scripts: dict[str, str]) -> None:
+    tool = stack.build_tool or "npm"
+    lock = len(stack.manifests) > 1
+    stack.install_command = {
+        "npm": "npm ci" if lock else "npm install",
+        "yarn": "yarn install --frozen-lockfile" if lock else "yarn install",
+        "pnpm": "pnpm install --frozen-lockfile" if lock else "pnpm install",
+    }[tool]
+    member = stack.workspace_root is not None
+    name = str(pkg.get("name", stack.name))
+
+    def run(script: str) -> str | None:
+        if script not in scripts or (script == "test" and NPM_NO_TEST in scripts[script]):
+            return None
+        if not member:
+            return f"{tool} run {script}"
+        return {"npm": f"npm run {script} --workspace={stack.path}",
+                "yarn": f"yarn workspace {name} run {script}",
+                "pnpm": f"pnpm --filter {name} run {script}"}[tool]
+
+    stack.test_command = run("test")
+    stack.lint_command = run("lint")
+    stack.build_command = run("build")
+    if stack.typescript and not stack.build_command:
+        stack.reasons.append("typescript without a build script: the image runs sources as is")

@@ -1,0 +1,63 @@
+"""Rust crates: Cargo.toml, workspaces, binary vs library crates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobs.pipeline.stacks.model import DEFAULT_PORTS, Stack, dns_label
+from jobs.pipeline.stacks.tree import Tree, first_match
+
+DEFAULT_VERSION = "1.91"
+FRAMEWORKS = ("axum", "actix-web", "rocket", "warp", "poem", "hyper")
+
+
+def workspace_members(tree: Tree) -> list[str] | None:
+    ws = tree.toml("Cargo.toml").get("workspace")
+    if not isinstance(ws, dict):
+        return None
+    members: list[str] = []
+    for pattern in ws.get("members", []):
+        members += [d for d in tree.dirs_matching(pattern, "Cargo.toml") if d != tree.root]
+    return sorted(set(members))
+
+
+def detect(tree: Tree, workspace_root: str | None = None) -> Stack:
+    cargo = tree.toml("Cargo.toml")
+    package: dict[str, Any] = cargo.get("package", {})
+    deps = set(cargo.get("dependencies", {}))
+    name = str(package.get("name") or tree.root)
+    root = tree.at(workspace_root) if workspace_root else tree
+    locked = root.has("Cargo.lock")
+    reasons = ["rust crate (Cargo.toml)" + (f", member of workspace {workspace_root}"
+                                             if workspace_root else "")]
+    version = package.get("rust-version")
+    if not isinstance(version, str):
+        version = (root.text("rust-toolchain") or "").strip() or None
+    bins = [str(b.get("name", name)) for b in cargo.get("bin", []) if isinstance(b, dict)]
+    if tree.has("src/main.rs") and name not in bins:
+        bins.insert(0, name)
+    flag = " --locked" if locked else ""
+    pkg = f" -p {name}" if workspace_root else ""
+    stack = Stack(path=tree.root, name=dns_label(name), language="rust", build_tool="cargo",
+                  version=".".join(version.split(".")[:2]) if version else DEFAULT_VERSION,
+                  workspace_root=workspace_root, binaries=bins, manifests=["Cargo.toml"],
+                  reasons=reasons, install_command=f"cargo fetch{flag}",
+                  test_command=f"cargo test{pkg}{flag}",
+                  lint_command=f"cargo clippy{pkg}{flag} -- -D warnings",
+                  build_command=f"cargo build{pkg} --release{flag}")
+    reasons = stack.reasons  # pydantic copied the list
+    framework = next((f for f in FRAMEWORKS if f in deps), None)
+    if not bins:
+        reasons.append("library: library crate (no src/main.rs, no [[bin]])")
+        return stack
+    if not framework:
+        reasons.append("library: binary crate without a web framework (a command-line tool)")
+        return stack
+    stack.kind, stack.framework = "service", framework
+    sources = [t for _, t in tree.walk(".rs")]
+    port = first_match(r"(?:0\.0\.0\.0|127\.0\.0\.1|\[::\]|localhost)[\"']?\s*[:,]\s*(\d{2,5})",
+                       sources)
+    stack.port = int(port) if port else DEFAULT_PORTS.get(framework, 8080)
+    stack.start_command = [f"/app/{bins[0]}"]
+    reasons.append(f"service: binary {bins[0]} uses {framework}")
+    return stack

@@ -1,0 +1,94 @@
+"""Deployment orchestrator: follow `deployment_status`, roll failures back, dispatch deployments.
+
+History lives in Redis (`GateStore`); the pure parts are `jobs.release.history` (what is a good
+version, what to roll back to) and the workflow helpers below. A rollback is a dispatch of
+the delivery workflow for the last good version, so it passes the same gates as any
+deployment: GitHub asks the protection rule again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+
+from app import comments
+from app.context import JobContext, job_context
+from app.github import ClientFactory
+from app.logs import bound_delivery
+from jobs.release import store as gate_store
+from jobs.release.dispatch import dispatch
+from jobs.release.evidence import pulls_for_sha
+from jobs.release.github import reevaluate_pending
+from jobs.release.history import BAD_STATES, GOOD_STATES, DeploymentRecord, rollback_target
+from jobs.release.store import GateStore
+
+
+def rollback(ctx: JobContext, store: GateStore, environment: str, failed_sha: str, *,
+             by: str, reason: str) -> str:
+    """Dispatch the last good version of `environment`; a sentence saying what happened."""
+    target = rollback_target(store.history(), environment, failed_sha)
+    entry: dict[str, Any] = {"repo": ctx.repo, "environment": environment, "by": by,
+                             "reason": reason, "failed_sha": failed_sha}
+    if target is None:
+        ctx.audit.record("rollback", **entry, outcome="no_good_version")
+        return (f"No rollback of `{environment}`: no earlier version was deployed there "
+                "successfully (deployment history is empty or only holds this version).")
+    # The recorded ref names a branch the workflow file exists on; a tag or SHA cannot be
+    # dispatched, so fall back to the default branch.
+    ref = target.ref if target.ref and not _looks_like_sha(target.ref) else ctx.default_branch
+    result = dispatch(ctx, ref.removeprefix("refs/heads/"), environment, target.sha)
+    ctx.audit.record("rollback", **entry, target_sha=target.sha, ref=ref,
+                     workflow=result.workflow, outcome="dispatched" if result.ok else "refused",
+                     message=result.message)
+    if not result.ok:
+        return f"Rollback of `{environment}` to `{target.sha[:7]}` failed: {result.message}."
+    return (f"Rolling `{environment}` back to `{target.sha[:7]}` (last good, deployed "
+            f"{target.at:%Y-%m-%d %H:%M %Z}): {result.message}.")
+
+
+def _looks_like_sha(ref: str) -> bool:
+    return len(ref) == 40 and all(c in "0123456789abcdef" for c in ref.lower())
+
+
+def on_deployment_status(
+    *, installation_id: int, repo: str, delivery_id: str, deployment_id: int, environment: str,
+    sha: str, ref: str, state: str, creator: str,
+    conn: redis.Redis | None = None, factory: ClientFactory | None = None,
+) -> dict[str, Any]:
+    """Record the outcome; on success re-open gates waiting on it, on failure roll back."""
+    with bound_delivery(delivery_id):
+        if state not in GOOD_STATES | BAD_STATES:
+            return {"status": "ignored", "state": state}
+        ctx = job_context(installation_id, repo, delivery_id, conn, factory)
+        return _follow(ctx, GateStore(ctx.conn, repo), deployment_id, environment, sha, ref,
+                       state, creator)
+
+
+def _follow(ctx: JobContext, store: GateStore, deployment_id: int, environment: str, sha: str,
+            ref: str, state: str, creator: str) -> dict[str, Any]:
+    repo = ctx.repo
+    decision = store.last_decision(environment, sha)
+    if state in BAD_STATES and decision is not None and decision.state == "rejected":
+        # GitHub marks a deployment we rejected as failed: nothing was deployed, so there
+        # is nothing to roll back and the version's record there stays as it was.
+        ctx.audit.record("deployment", repo=repo, environment=environment, sha=sha,
+                         state=state, deployment_id=deployment_id, outcome="rejected_by_gate")
+        return {"status": "rejected_by_gate"}
+    store.add_deployment(DeploymentRecord(
+        environment=environment, sha=sha, ref=ref, state=state, at=gate_store.clock(),
+        by=creator, deployment_id=deployment_id))
+    ctx.audit.record("deployment", repo=repo, environment=environment, sha=sha, state=state,
+                     deployment_id=deployment_id, by=creator)
+    if state in GOOD_STATES:
+        decided = reevaluate_pending(ctx, store, sha, trigger=f"{environment} deployed")
+        return {"status": "recorded", "reevaluated": len(decided)}
+    if not store.once("rollback", deployment_id):
+        return {"status": "duplicate"}
+    text = rollback(ctx, store, environment, sha, by="shipcrew",
+                    reason=f"deployment {deployment_id} reported {state}")
+    body = (f"⚠️ Deployment of `{sha[:7]}` to `{environment}` reported **{state}**.\n\n"
+            f"{text}")
+    for pr in pulls_for_sha(ctx, sha, []):
+        comments.post(ctx, pr.number, body)
+    return {"status": "rolled_back", "message": text}
