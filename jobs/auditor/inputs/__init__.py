@@ -57,7 +57,8 @@ def input_error(path: str, message: str, line: int | None = None,
 
 
 def is_dockerfile(path: str) -> bool:
-    return bool(DOCKERFILE_RE.search(path))
+    # `Dockerfile.dockerignore` is BuildKit's per-Dockerfile ignore file, not a Dockerfile.
+    return bool(DOCKERFILE_RE.search(path)) and not path.endswith(".dockerignore")
 
 
 def is_workflow(path: str) -> bool:
