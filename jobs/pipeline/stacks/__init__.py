@@ -10,7 +10,8 @@ from collections.abc import Callable
 
 from app.files import Files
 from jobs.pipeline.stacks import go, jvm, node, python, rust
-from jobs.pipeline.stacks.model import Stack, dns_label, parent
+from jobs.pipeline.stacks.model import Stack, dns_label, join, parent
+from jobs.pipeline.stacks.runtime import dockerfile_facts
 from jobs.pipeline.stacks.tree import Tree, ignored
 
 __all__ = ["Stack", "detect_stacks"]
@@ -62,7 +63,8 @@ def detect_stacks(files: Files) -> list[Stack]:
     members: dict[tuple[str, str], str] = {}  # (dir, language) -> workspace root
     workspace_roots: set[tuple[str, str]] = set()
     for directory, langs in candidates.items():
-        for lang, finder in (("node", node.workspace_members), ("rust", rust.workspace_members)):
+        for lang, finder in (("node", node.workspace_members), ("rust", rust.workspace_members),
+                             ("python", python.workspace_members)):
             found = finder(tree.at(directory)) if lang in langs else None
             if found is not None:
                 workspace_roots.add((directory, lang))
@@ -88,13 +90,31 @@ def detect_stacks(files: Files) -> list[Stack]:
     if not stacks:
         stacks.append(Stack(path=".", name="app", language="unknown",
                             reasons=["no recognised build manifest in the repository"]))
+    for stack in stacks:
+        _kept_dockerfile(stack, files)
     _dedupe_names(stacks)
     return sorted(stacks, key=lambda s: s.path)
+
+
+def _kept_dockerfile(stack: Stack, files: Files) -> None:
+    """A human Dockerfile stays: the chart must use the port the image EXPOSEs."""
+    text = files.get(join(stack.path, "Dockerfile"))
+    if text is None or not stack.is_service:
+        return
+    port, command = dockerfile_facts(text)
+    if port and port != stack.port:
+        stack.reasons.append(f"port {port}: the existing Dockerfile EXPOSEs it "
+                             f"(detection alone said {stack.port})")
+        stack.port = port
+    if command:
+        stack.reasons.append(f"the existing Dockerfile starts: {command[:120]}")
 
 
 def _root_is_also_project(tree: Tree, lang: str) -> bool:
     if lang == "rust":
         return "package" in tree.toml("Cargo.toml")
+    if lang == "python":
+        return "project" in tree.toml("pyproject.toml")
     return False
 
 
@@ -124,6 +144,8 @@ def _detect(tree: Tree, lang: str, workspace_root: str | None) -> Stack:
         return node.detect(tree, workspace_root)
     if lang == "rust":
         return rust.detect(tree, workspace_root)
+    if lang == "python":
+        return python.detect(tree, workspace_root)
     detector = DETECTORS.get(lang)
     if detector is None:
         return Stack(path=tree.root, name=dns_label(tree.root), language="unknown",

@@ -5,50 +5,98 @@ from __future__ import annotations
 import re
 
 from jobs.pipeline.stacks.model import DEFAULT_PORTS, Stack, dns_label
+from jobs.pipeline.stacks.runtime import env_port, newest
 from jobs.pipeline.stacks.tree import Tree, first_match
 
 DEFAULT_VERSION = "1.25"
+SUPPORTED = ("1.25", "1.24")
 FRAMEWORKS = (("github.com/gin-gonic/gin", "gin"), ("github.com/labstack/echo", "echo"),
               ("github.com/gofiber/fiber", "fiber"), ("github.com/go-chi/chi", "chi"),
               ("github.com/gorilla/mux", "gorilla"), ("net/http", "net/http"))
-SERVES = re.compile(r"ListenAndServe|\.Listen\(|\.Run\(\s*\"?:|\.Start\(\s*\"?:|http\.Server\{")
+# Calls that start a network server: net/http, gin `r.Run()`, echo `e.Start(addr)`, fiber
+# `app.Listen(addr)`, `http.Server{...}`. Tests are never read.
+SERVES = re.compile(r"ListenAndServe(TLS)?\(|\.Listen\(|\.Run\(\s*(\"[^\"]*\"|\w+)?\s*\)"
+                    r"|\.Start\(\s*[\w\"]|http\.Server\{|\.StartTLS\(")
+# Modules that need cgo (a C compiler at build, glibc at run time).
+CGO_MODULES = ("github.com/mattn/go-sqlite3", "gorm.io/driver/sqlite",
+               "github.com/confluentinc/confluent-kafka-go")
+ADDRESS = re.compile(r"(?:Run|Start|Listen|ListenAndServe|Addr:)\s*\(?\s*\"[\w.\[\]:]*:(\d{2,5})\"")
+
+
+def _package_dir(rel: str) -> str:
+    return rel.rsplit("/", 1)[0] if "/" in rel else "."
+
+
+def _serving(mod: str, sources: dict[str, str]) -> tuple[str, str] | None:
+    """(directory, text) of the package that starts the server, if any."""
+    framework_imported = any(f'"{imp}' in t for imp, _ in FRAMEWORKS for t in sources.values())
+    if not framework_imported:
+        return None
+    for rel, text in sources.items():
+        if SERVES.search(text) and (f'"{mod}' in text or any(
+                f'"{imp}' in text for imp, _ in FRAMEWORKS)):
+            return _package_dir(rel), text
+    return None
+
+
+def _primary(mains: dict[str, list[str]], module: str, server_dir: str) -> str:
+    """The main package that runs the server: itself, or the one importing its package."""
+    if server_dir in mains:
+        return server_dir
+    import_path = f'"{module}/{server_dir}"' if server_dir != "." else f'"{module}"'
+    importing = [d for d, texts in mains.items() if any(import_path in t for t in texts)]
+    ranked = importing or sorted(mains, key=lambda d: (
+        not re.search(r"(server|api|web|http|app)$", d), d.count("/"), d))
+    return ranked[0]
 
 
 def detect(tree: Tree) -> Stack:
     mod = tree.text("go.mod") or ""
     module = first_match(r"^module\s+(\S+)", [mod]) or tree.root
     reasons = [f"go module {module} (go.mod)"]
-    version = first_match(r"^go\s+(\d+\.\d+)", [mod])
-    if version:
-        reasons.append(f"go.mod declares go {version}")
+    declared = first_match(r"^go\s+(\d+\.\d+)", [mod])
+    toolchain = first_match(r"^toolchain\s+go(\d+\.\d+)", [mod])
+    version = toolchain or (newest(SUPPORTED, f">={declared}") if declared else None)
+    if declared:
+        reasons.append(f"go.mod declares go {declared}" + (
+            f", toolchain {toolchain}" if toolchain else f" (a minimum): building with {version}"))
+    sources = dict(tree.walk(".go"))
     mains: dict[str, list[str]] = {}
-    for rel, text in tree.walk(".go"):
+    for rel, text in sources.items():
         if re.search(r"^package\s+main\b", text, re.M):
-            mains.setdefault(rel.rsplit("/", 1)[0] if "/" in rel else ".", []).append(text)
+            mains.setdefault(_package_dir(rel), []).append(text)
     stack = Stack(path=tree.root, name=dns_label(module), language="go", build_tool="go",
                   version=version or DEFAULT_VERSION, manifests=["go.mod"], reasons=reasons,
                   test_command="go test ./...", lint_command="go vet ./...",
                   build_command="go build ./...", install_command="go mod download")
     reasons = stack.reasons  # pydantic copied the list
-    servers = [d for d, texts in mains.items() if any(SERVES.search(t) for t in texts)]
-    stack.binaries = sorted(mains, key=lambda d: (d not in servers, d))
+    cgo = [m for m in CGO_MODULES if m in mod or m in (tree.text("go.sum") or "")]
+    if cgo:
+        stack.native_deps = cgo
+        reasons.append(f"cgo: {', '.join(cgo)} needs a C toolchain and glibc")
     if not mains:
         reasons.append("library: no main package")
         return stack
+    server = _serving(module, sources)
+    primary = _primary(mains, module, server[0]) if server else None
+    stack.binaries = sorted(mains, key=lambda d: (d != primary, d))
     reasons.append("main packages: " + ", ".join(stack.binaries))
-    if not servers:
+    if server is None or primary is None:
         reasons.append("library: main packages start no network server (a command-line tool)")
         return stack
-    texts = mains[servers[0]]
+    server_dir, text = server
     stack.kind = "service"
-    stack.framework = next((f for imp, f in FRAMEWORKS if any(f'"{imp}' in t for t in texts)),
-                           "net/http")
-    found = first_match(r"\"[\w.]*:(\d{2,5})\"", texts)
-    stack.port = int(found) if found else DEFAULT_PORTS["go"]
-    primary = servers[0]
+    stack.framework = next((f for imp, f in FRAMEWORKS if imp in mod.replace("net/http", "") or any(
+        f'"{imp}' in t for t in sources.values())), "net/http")
+    port = first_match(ADDRESS.pattern, [text, *sources.values()])
+    port = port or env_port(tree)
+    if port is None and stack.framework == "gin" and re.search(r"\.Run\(\s*\)", text):
+        reasons.append("gin Run() without an address listens on :8080 (or $PORT)")
+    stack.port = int(port) if port else DEFAULT_PORTS["go"]
     stack.start_command = ["/app/" + (dns_label(module) if primary == "." else
                                       primary.rsplit("/", 1)[-1])]
-    reasons.append(f"service: {primary} starts a {stack.framework} server"
+    where = f"{server_dir} (run from {primary})" if server_dir != primary else primary
+    reasons.append(f"service: {where} starts a {stack.framework} server"
                    + (f" (the image also carries {len(mains) - 1} more binaries)"
                       if len(mains) > 1 else ""))
     return stack

@@ -37,6 +37,10 @@ class Stack(BaseModel):
         default=None, description="directory that owns the lockfile when it is not `path`"
     )
     manifests: list[str] = Field(default_factory=list, description="files detection read")
+    native_deps: list[str] = Field(
+        default_factory=list, description="dependencies that need system libraries (cgo, -sys)")
+    ci_tools: list[str] = Field(
+        default_factory=list, description="tools CI calls that the project does not declare")
     typescript: bool = False
     reasons: list[str] = Field(default_factory=list)
 

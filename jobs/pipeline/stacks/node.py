@@ -7,12 +7,20 @@ import shlex
 from typing import Any
 
 from jobs.pipeline.stacks.model import DEFAULT_PORTS, Stack, dns_label
+from jobs.pipeline.stacks.runtime import pick
 from jobs.pipeline.stacks.tree import Tree, first_match
 
 DEFAULT_VERSION = "24"
+# bun has no setup action in our pin table: run a pinned release through npx (no global install).
+BUN = "npx --yes bun@1.3.5"
+LTS = ("24", "22")  # supported LTS lines, newest first
+OTHER = tuple(str(v) for v in range(26, 9, -1))
 NPM_NO_TEST = "no test specified"
-LOCKFILES = (("pnpm-lock.yaml", "pnpm"), ("yarn.lock", "yarn"), ("package-lock.json", "npm"),
-             ("npm-shrinkwrap.json", "npm"))
+LOCKFILES = (("pnpm-lock.yaml", "pnpm"), ("bun.lock", "bun"), ("bun.lockb", "bun"),
+             ("yarn.lock", "yarn"), ("package-lock.json", "npm"), ("npm-shrinkwrap.json", "npm"))
+# Loaders that compile sources at run time: they are dev tools, gone after a prune.
+DEV_LOADERS = ("ts-node", "babel-register", "@babel/register", "tsx", "esbuild-register",
+               "@swc-node/register")
 FRAMEWORKS = (("next", "nextjs"), ("@nestjs/core", "nestjs"), ("express", "express"),
               ("fastify", "fastify"), ("koa", "koa"), ("hono", "hono"))
 
@@ -41,7 +49,7 @@ def _package_manager(tree: Tree, root: Tree, pkg: dict[str, Any]) -> tuple[str, 
         for lock, tool in LOCKFILES:
             if where.has(lock):
                 return tool, where.path(lock)
-    return (declared if declared in ("npm", "yarn", "pnpm") else "npm"), None
+    return (declared if declared in ("npm", "yarn", "pnpm", "bun") else "npm"), None
 
 
 def _version(tree: Tree, root: Tree, pkg: dict[str, Any], reasons: list[str]) -> str:
@@ -52,25 +60,57 @@ def _version(tree: Tree, root: Tree, pkg: dict[str, Any], reasons: list[str]) ->
             if m:
                 reasons.append(f"{where.path(rel)} pins node {text}")
                 return m.group(1)
+            if text.startswith("lts"):
+                reasons.append(f"{where.path(rel)} asks for the current LTS")
+                return LTS[0]
     for where, manifest in ((tree, pkg), (root, root.json("package.json"))):
         engines = str((manifest.get("engines") or {}).get("node", ""))
-        m = re.search(r"(\d+)", engines)
-        if m:
-            reasons.append(f"engines.node {engines!r} in {where.path('package.json')} -> "
-                           f"{m.group(1)}")
-            return m.group(1)
+        chosen = pick(LTS, OTHER, engines) if re.search(r"\d", engines) else None
+        if chosen:
+            reasons.append(f"engines.node {engines!r} in {where.path('package.json')}: newest "
+                           f"LTS inside it is {chosen}")
+            return chosen
     return DEFAULT_VERSION
 
 
-def _start(script: str | None, framework: str | None, port: int) -> list[str]:
-    if script:
-        words = shlex.split(script)
-        if words[0] == "node" and not any(w in words for w in ("&&", "|", ";")):
-            return words
-        if words[:2] == ["next", "start"]:
-            return ["node_modules/.bin/next", "start", "-p", str(port)]
+def _node_entry(words: list[str], tree: Tree, deps: dict[str, Any]) -> bool:
+    """`node FILE` that runs without dev tools (no ts-node/babel loader in the entry)."""
+    if len(words) < 2 or words[0] != "node" or any(w.startswith("-r") for w in words):
+        return False
+    text = tree.text(words[-1]) or tree.text(words[-1] + ".js") or ""
+    return not any(f"{loader}" in text and loader not in deps for loader in DEV_LOADERS)
+
+
+def _start(tree: Tree, pkg: dict[str, Any], framework: str | None, port: int,
+           reasons: list[str]) -> list[str]:
+    """The command the image runs after dev dependencies are pruned (never a dev tool)."""
+    scripts: dict[str, str] = pkg.get("scripts", {}) or {}
+    deps: dict[str, Any] = pkg.get("dependencies", {}) or {}
+    segments = {name: [shlex.split(part) for part in re.split(r"&&|\|\||;", script)
+                       if part.strip()]
+                for name, script in scripts.items() if name in ("start", "start:prod", "serve")}
+    if framework == "nextjs":
+        return ["node_modules/.bin/next", "start", "-p", str(port)]
+    for name in ("start", "start:prod"):
+        for words in segments.get(name, []):
+            if _node_entry(words, tree, deps):
+                if name != "start" or len(segments[name]) > 1:
+                    reasons.append(f"start: `{' '.join(words)}` from the {name} script")
+                return words
     if framework == "nestjs":
         return ["node", "dist/main.js"]
+    main = pkg.get("main")
+    if isinstance(main, str) and ".listen(" in (tree.text(main) or "") and _node_entry(
+            ["node", main], tree, deps):
+        reasons.append(f"start: node {main} (package.json main)")
+        return ["node", main]
+    for words in segments.get("start", [])[-1:]:
+        if words and words[0] in deps:
+            reasons.append(f"start: {words[0]} is a runtime dependency, run from node_modules")
+            return ["node_modules/.bin/" + words[0], *words[1:]]
+    if "start" in scripts:
+        reasons.append("warning: the start script needs a tool outside `dependencies`: "
+                       "`npm start` may fail after pruning (set services: start)")
     return ["npm", "start"]
 
 
@@ -111,7 +151,11 @@ def detect(tree: Tree, workspace_root: str | None = None) -> Stack:
         found = first_match(r"(?:listen\(\s*|PORT\s*(?:\|\||\?\?)\s*|-p\s+|--port[ =])(\d{2,5})",
                             [scripts.get("start", "")] + sources)
         stack.port = int(found) if found else DEFAULT_PORTS.get(framework or "node", 3000)
-        stack.start_command = _start(scripts.get("start"), framework, stack.port)
+        stack.start_command = _start(tree, pkg, framework, stack.port, reasons)
+        prebuild = scripts.get("prestart:prod")
+        if "build" not in scripts and prebuild and "dist/" in " ".join(stack.start_command):
+            scripts = {**scripts, "build": prebuild}
+            reasons.append(f"build: the prestart:prod script ({prebuild!r})")
     else:
         peer = [d for d, _ in FRAMEWORKS if d in peers]
         why = ("library: " + (f"{', '.join(peer)} only as a peer dependency" if peer else
@@ -130,21 +174,24 @@ def _commands(stack: Stack, pkg: dict[str, Any], scripts: dict[str, str]) -> Non
         "npm": "npm ci" if lock else "npm install",
         "yarn": "yarn install --frozen-lockfile" if lock else "yarn install",
         "pnpm": "pnpm install --frozen-lockfile" if lock else "pnpm install",
+        "bun": f"{BUN} install --frozen-lockfile" if lock else f"{BUN} install",
     }[tool]
     member = stack.workspace_root is not None
     name = str(pkg.get("name", stack.name))
 
-    def run(script: str) -> str | None:
+    def run(script: str, with_deps: bool = False) -> str | None:
         if script not in scripts or (script == "test" and NPM_NO_TEST in scripts[script]):
             return None
         if not member:
-            return f"{tool} run {script}"
+            return f"{BUN if tool == 'bun' else tool} run {script}"
+        # `name...` also builds the workspace packages this one depends on, first.
         return {"npm": f"npm run {script} --workspace={stack.path}",
                 "yarn": f"yarn workspace {name} run {script}",
-                "pnpm": f"pnpm --filter {name} run {script}"}[tool]
+                "pnpm": f"pnpm --filter {name}{'...' if with_deps else ''} run {script}",
+                "bun": f"{BUN} run --filter {name} {script}"}[tool]
 
     stack.test_command = run("test")
     stack.lint_command = run("lint")
-    stack.build_command = run("build")
+    stack.build_command = run("build", with_deps=True)
     if stack.typescript and not stack.build_command:
         stack.reasons.append("typescript without a build script: the image runs sources as is")

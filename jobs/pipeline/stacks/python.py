@@ -5,28 +5,55 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from jobs.pipeline.stacks import python_app
 from jobs.pipeline.stacks.model import DEFAULT_PORTS, Stack, dns_label
-from jobs.pipeline.stacks.tree import Tree, first_match
+from jobs.pipeline.stacks.runtime import DEPENDENCY_PORTS, pick
+from jobs.pipeline.stacks.tree import Tree
 
 DEFAULT_VERSION = "3.13"
+# Newest first; the default (newest with a full ecosystem of wheels) leads.
+PREFERRED = ("3.13", "3.12", "3.11", "3.10")
+FALLBACK = ("3.14", "3.15", "3.9", "3.8")
 WEB = ("django", "fastapi", "flask")
+DEV_FILE = re.compile(r"dev|test|lint|ci|docs")
 
 
 def is_project(tree: Tree) -> bool:
     py = tree.toml("pyproject.toml")
+    # A setup.py that never calls setup() (a settings module, a script) is not a project.
+    setup_py = "setup(" in (tree.text("setup.py") or "")
     return bool(
-        "project" in py or "poetry" in py.get("tool", {}) or tree.has("setup.py")
-        or tree.has("setup.cfg") or tree.has("Pipfile") or requirement_files(tree)
+        "project" in py or "poetry" in py.get("tool", {}) or setup_py
+        or "[metadata]" in (tree.text("setup.cfg") or "") or tree.has("Pipfile")
+        or requirement_files(tree)
     )
 
 
 def requirement_files(tree: Tree) -> list[str]:
     prefix = "" if tree.root == "." else tree.root + "/"
     return sorted(
-        p[len(prefix):] for p in tree.files
-        if p.startswith(prefix) and "/" not in p[len(prefix):]
-        and re.fullmatch(r"requirements[\w.-]*\.(txt|in)", p[len(prefix):])
+        rel for rel in (p[len(prefix):] for p in tree.files if p.startswith(prefix))
+        if re.fullmatch(r"requirements[\w.-]*\.(txt|in)|requirements/[\w.-]+\.(txt|in)", rel)
     )
+
+
+def _requirements(tree: Tree, rel: str, seen: set[str] | None = None) -> set[str]:
+    """Names in a requirements file, following `-r other.txt` includes."""
+    seen = seen if seen is not None else set()
+    if rel in seen:
+        return set()
+    seen.add(rel)
+    names: set[str] = set()
+    base = rel.rpartition("/")[0]
+    for line in (tree.text(rel) or "").splitlines():
+        line = line.split(" #", 1)[0].strip()
+        include = re.match(r"-(?:r|c|-requirement)\s*(\S+)", line)
+        if include:
+            target = f"{base}/{include.group(1)}" if base else include.group(1)
+            names |= _requirements(tree, re.sub(r"(^|/)[^/]+/\.\./", r"\1", target), seen)
+        elif line and not line.startswith(("#", "-")):
+            names.add(_name(line))
+    return names
 
 
 def _name(req: str) -> str:
@@ -48,9 +75,10 @@ def dependencies(tree: Tree, py: dict[str, Any]) -> tuple[set[str], set[str]]:
         dev |= {k.lower() for k in group.get("dependencies", {})}
     dev |= {k.lower() for k in poetry.get("dev-dependencies", {})}
     for rel in requirement_files(tree):
-        names = {_name(line) for line in (tree.text(rel) or "").splitlines()
-                 if line.strip() and not line.lstrip().startswith(("#", "-"))}
-        (dev if re.search(r"dev|test|lint", rel) else runtime).update(names)
+        (dev if DEV_FILE.search(rel) else runtime).update(_requirements(tree, rel))
+    pipfile = tree.toml("Pipfile")
+    runtime |= {k.lower() for k in pipfile.get("packages", {})}
+    dev |= {k.lower() for k in pipfile.get("dev-packages", {})}
     for rel in ("setup.py", "setup.cfg"):
         text = tree.text(rel) or ""
         block = re.search(r"install_requires\s*=\s*\[?(.*?)(\]|\n\S|\Z)", text, re.S)
@@ -60,119 +88,177 @@ def dependencies(tree: Tree, py: dict[str, Any]) -> tuple[set[str], set[str]]:
     return runtime, dev
 
 
-def _build_tool(tree: Tree, py: dict[str, Any]) -> str:
+def workspace_members(tree: Tree) -> list[str] | None:
+    """Member directories when `tree.root` is a uv workspace root, else None."""
+    ws = tree.toml("pyproject.toml").get("tool", {}).get("uv", {}).get("workspace")
+    if not isinstance(ws, dict):
+        return None
+    members: list[str] = []
+    for pattern in ws.get("members", []):
+        if isinstance(pattern, str):
+            members += [d for d in tree.dirs_matching(pattern, "pyproject.toml")
+                        if d != tree.root]
+    return sorted(set(members))
+
+
+def _build_tool(tree: Tree, root: Tree, py: dict[str, Any]) -> str:
     tool = py.get("tool", {})
     backend = py.get("build-system", {}).get("build-backend", "")
-    if tree.has("uv.lock") or "uv" in tool:
+    if tree.has("uv.lock") or "uv" in tool or (root is not tree and root.has("uv.lock")):
         return "uv"
     if tree.has("poetry.lock") or "poetry" in tool:
         return "poetry"
     if tree.has("pdm.lock") or "pdm" in tool or "pdm" in backend:
         return "pdm"
-    if "hatch" in tool or "hatchling" in backend:
+    if not requirement_files(tree) and tree.has("Pipfile"):
+        return "pipenv"
+    if "hatch" in tool and "envs" in tool["hatch"]:
+        return "hatch"
+    if "hatchling" in backend and not requirement_files(tree) and "project" in py:
         return "hatch"
     return "pip"
 
 
-def _version(tree: Tree, py: dict[str, Any], reasons: list[str]) -> str:
-    pinned = (tree.text(".python-version") or "").strip().splitlines()
-    if pinned and re.match(r"\d+\.\d+", pinned[0]):
-        reasons.append(f".python-version pins {pinned[0]}")
-        return ".".join(pinned[0].split(".")[:2])
+def _version(tree: Tree, root: Tree, py: dict[str, Any], reasons: list[str]) -> str:
+    for where in (tree, root):
+        pinned = (where.text(".python-version") or "").strip().splitlines()
+        if pinned and re.match(r"\d+\.\d+", pinned[0]):
+            reasons.append(f"{where.path('.python-version')} pins {pinned[0]}")
+            return ".".join(pinned[0].split(".")[:2])
+    runtime_txt = re.match(r"python-(\d+\.\d+)", (tree.text("runtime.txt") or "").strip())
+    if runtime_txt:
+        reasons.append(f"runtime.txt pins python {runtime_txt.group(1)}")
+        return runtime_txt.group(1)
     spec = py.get("project", {}).get("requires-python") or (
         py.get("tool", {}).get("poetry", {}).get("dependencies", {}).get("python")
-    )
-    if isinstance(spec, str):
-        m = re.search(r"(?:>=|\^|~=|==|~)\s*(3\.\d+)", spec)
-        if m:
-            reasons.append(f"requires-python {spec!r} -> {m.group(1)}")
-            return m.group(1)
+    ) or tree.toml("Pipfile").get("requires", {}).get("python_version")
+    if isinstance(spec, str) and spec.strip():
+        chosen = pick(PREFERRED, FALLBACK, spec if re.search(r"[<>=~^!*,]", spec) else
+                      f"=={spec}")
+        if chosen:
+            reasons.append(f"requires-python {spec!r}: newest supported inside it is {chosen}")
+            return chosen
     return DEFAULT_VERSION
 
 
 def _runner(tool: str) -> str:
-    return {"uv": "uv run ", "poetry": "poetry run ", "pdm": "pdm run ", "hatch": "hatch run "}.get(
-        tool, "python -m "
-    )
+    return {"uv": "uv run ", "poetry": "poetry run ", "pdm": "pdm run ", "hatch": "hatch run ",
+            "pipenv": "pipenv run "}.get(tool, "python -m ")
 
 
-def _install(tree: Tree, tool: str, py: dict[str, Any], reqs: list[str]) -> str | None:
+def _install(tree: Tree, tool: str, py: dict[str, Any], reqs: list[str],
+             workspace: bool) -> str | None:
     if tool == "uv":
-        return "uv sync --locked" if tree.has("uv.lock") else "uv sync"
+        locked = "--locked" if tree.has("uv.lock") or workspace else ""
+        return " ".join(["uv sync", locked, "--all-packages" if workspace else ""]).replace(
+            "  ", " ").strip()
     if tool == "poetry":
         return "poetry install --no-interaction"
     if tool == "pdm":
         return "pdm install"
+    if tool == "pipenv":
+        return "pipenv install --dev --deploy" if tree.has("Pipfile.lock") else (
+            "pipenv install --dev")
     if tool == "hatch":
         return None
-    parts = [f"-r {r}" for r in reqs if r.endswith(".txt")]
-    if "project" in py or tree.has("setup.py"):
-        extras = [e for e in ("dev", "test", "tests") if e in
-                  py.get("project", {}).get("optional-dependencies", {})]
+    # Dev/test files usually `-r` the runtime ones; the installer resolves both.
+    txt = [r for r in reqs if r.endswith(".txt")]
+    parts = [f"-r {r}" for r in txt]
+    if "project" in py or "setup(" in (tree.text("setup.py") or ""):
+        groups = py.get("project", {}).get("optional-dependencies", {})
+        extras = [e for e in ("dev", "test", "tests", "testing", "lint") if e in groups]
         parts.append(f'-e ".[{",".join(extras)}]"' if extras else "-e .")
+    if tool == "pip" and "dependency-groups" in py:
+        groups = [g for g in ("dev", "test", "lint") if g in py["dependency-groups"]]
+        parts += [f"--group {g}" for g in groups]
     return "python -m pip install " + " ".join(parts) if parts else None
 
 
-def _app(tree: Tree, framework: str | None) -> tuple[list[str] | None, str | None]:
-    """(start command, reason) when the code creates an application, else (None, None)."""
-    sources = list(tree.walk(".py"))
+def _app(tree: Tree, framework: str | None, runtime: set[str],
+         reasons: list[str]) -> tuple[list[str] | None, int | None]:
+    """(start command with {port}, port the authors chose) when the project is a web app."""
+    declared = python_app.declared_command(tree)
+    if declared and framework:
+        words, where = declared
+        target = python_app.target_of(words)
+        server = words[0].rsplit("/", 1)[-1]
+        module = target.split(":")[0] if target else ""
+        if target and server in ("gunicorn", "uvicorn") and server in runtime and (
+                python_app.module_exists(tree, module)):
+            reasons.append(f"{where} starts {server} {target}")
+            start = (["uvicorn", target, "--host", "0.0.0.0", "--port", "{port}"]
+                     if server == "uvicorn" else
+                     ["gunicorn", "--bind", "0.0.0.0:{port}", *(
+                         ["-k", "uvicorn.workers.UvicornWorker"] if framework == "fastapi"
+                         else []), target])
+            return start, python_app.port_of(words)
     if framework == "django":
-        manage = sorted((p for p, _ in tree.walk("manage.py") if p.endswith("manage.py")),
-                        key=lambda p: p.count("/"))
-        if not manage:
-            return None, None
-        text = tree.text(manage[0]) or ""
-        settings = first_match(r"DJANGO_SETTINGS_MODULE[\"'],\s*[\"']([\w.]+)\.settings", [text])
-        chdir = manage[0].rsplit("/", 1)[0] if "/" in manage[0] else "."
-        where = f"{manage[0]}" + (" (not at the project root)" if chdir != "." else "")
-        if settings:
-            return ["gunicorn", "--chdir", chdir, "--bind", "0.0.0.0:{port}",
-                    f"{settings}.wsgi:application"], f"Django project found at {where}"
-        return ["python", manage[0], "runserver", "0.0.0.0:{port}"], f"Django at {where}"
+        return _django(tree, runtime, reasons), None
     cls = {"fastapi": "FastAPI", "flask": "Flask"}.get(framework or "")
-    if cls is None:
+    found = python_app.find_app(tree, cls) if cls else None
+    if found is None:
         return None, None
-    for rel, text in sources:
-        m = re.search(rf"^(\w+)\s*(?::\s*\w+\s*)?=\s*{cls}\(", text, re.M)
-        factory = re.search(r"^def (create_app)\(", text, re.M) if cls == "Flask" else None
-        if not (m or factory):
-            continue
-        app_dir, _, module_path = rel.rpartition("/") if rel.startswith("src/") else ("", "", rel)
-        module = module_path.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
-        target = f"{module}:{m.group(1)}" if m else f"{module}:create_app()"
-        reason = f"{rel} creates a {cls} application ({target})"
-        if framework == "fastapi":
-            extra = ["--app-dir", app_dir] if app_dir else []
-            return ["uvicorn", target, *extra, "--host", "0.0.0.0", "--port", "{port}"], reason
-        extra = ["--chdir", app_dir] if app_dir else []
-        return ["gunicorn", *extra, "--bind", "0.0.0.0:{port}", target], reason
-    return None, None
+    app_dir, target, rel = found
+    reasons.append(f"{rel} creates a {cls} application ({target})")
+    if framework == "fastapi":
+        extra = ["--app-dir", app_dir] if app_dir else []
+        factory = ["--factory"] if target.endswith("()") else []
+        return ["uvicorn", target.removesuffix("()"), *factory, *extra, "--host", "0.0.0.0",
+                "--port", "{port}"], None
+    extra = ["--chdir", app_dir] if app_dir else []
+    if "gunicorn" not in runtime:
+        # The image must not install anything the project does not declare.
+        return ["python", "-m", "flask", "--app", target, "run", "--host", "0.0.0.0",
+                "--port", "{port}"], None
+    return ["gunicorn", *extra, "--bind", "0.0.0.0:{port}", target], None
 
 
-def detect(tree: Tree) -> Stack:
+def _django(tree: Tree, runtime: set[str], reasons: list[str]) -> list[str] | None:
+    manage = _manage(tree)
+    if manage is None:
+        return None
+    chdir = manage.rsplit("/", 1)[0] if "/" in manage else "."
+    reasons.append(f"Django project found at {manage}"
+                   + (" (not at the project root)" if chdir != "." else ""))
+    wsgi = python_app.django_wsgi(tree, manage)
+    if wsgi and "gunicorn" in runtime:
+        reasons.append(f"WSGI module {wsgi}")
+        return ["gunicorn", "--chdir", chdir, "--bind", "0.0.0.0:{port}",
+                f"{wsgi}:application"]
+    reasons.append("warning: gunicorn is not a declared dependency: the image runs Django's "
+                   "development server (declare gunicorn, or set services: start)")
+    return ["python", manage, "runserver", "--noreload", "0.0.0.0:{port}"]
+
+
+def _manage(tree: Tree) -> str | None:
+    manage = sorted((p for p, _ in tree.walk("manage.py") if p.endswith("manage.py")),
+                    key=lambda p: p.count("/"))
+    return manage[0] if manage else None
+
+
+def detect(tree: Tree, workspace_root: str | None = None) -> Stack:
     py = tree.toml("pyproject.toml")
+    root = tree.at(workspace_root) if workspace_root else tree
     reasons: list[str] = []
     reqs = requirement_files(tree)
     manifests = [m for m in ("pyproject.toml", "setup.py", "setup.cfg", "Pipfile") if tree.has(m)]
     manifests += reqs
-    tool = _build_tool(tree, py)
-    reasons.append(f"python project ({', '.join(manifests)}); build tool {tool}")
+    tool = _build_tool(tree, root, py)
+    reasons.append(f"python project ({', '.join(manifests)}); build tool {tool}"
+                   + (f"; member of the uv workspace at {workspace_root}"
+                      if workspace_root else ""))
     runtime, dev = dependencies(tree, py)
     framework = next((f for f in WEB if f in runtime), None)
-    start, why = _app(tree, framework)
     name = py.get("project", {}).get("name") or py.get("tool", {}).get("poetry", {}).get("name")
     stack = Stack(path=tree.root, name=dns_label(name or tree.root), language="python",
                   framework=framework, build_tool=tool, manifests=manifests,
-                  version=_version(tree, py, reasons), reasons=reasons)
+                  workspace_root=workspace_root,
+                  version=_version(tree, root, py, reasons), reasons=reasons)
     reasons = stack.reasons  # pydantic copied the list
+    start, declared_port = _app(tree, framework, runtime, reasons)
     if start:
         stack.kind = "service"
-        reasons.append(why or "")
-        if start[0] == "gunicorn" and "gunicorn" not in runtime:
-            # The image must not install anything the project does not declare.
-            start = ["python", "-m", "flask", "--app", start[-1], "run", "--host", "0.0.0.0",
-                     "--port", "{port}"] if framework == "flask" else start
-        port = _port(tree) or DEFAULT_PORTS[framework or "flask"]
+        port = declared_port or _port(tree) or DEFAULT_PORTS[framework or "flask"]
         stack.port = port
         stack.start_command = [a.replace("{port}", str(port)) for a in start]
         if start[0] in ("gunicorn", "uvicorn") and start[0] not in runtime:
@@ -185,42 +271,77 @@ def detect(tree: Tree) -> Stack:
         reasons.append("library: a command-line package (console scripts, no web framework)")
     else:
         reasons.append("library: no web framework and no server entry point")
-    _commands(tree, stack, py, runtime | dev, reqs)
+    _commands(tree, stack, py, runtime, dev, reqs)
     return stack
 
 
+PORT_IN_CODE = re.compile(r"(?:\bport\s*=\s*(?:int\()?|[\"']PORT[\"'],\s*[\"']?|--port[ =])"
+                          r"(\d{2,5})", re.I)
+PORT_IN_COMMANDS = re.compile(r"(?:--port[ =]|-p\s+|(?:-b|--bind)[ =]+[\w.]*:|0\.0\.0\.0:)"
+                              r"(\d{2,5})")
+
+
 def _port(tree: Tree) -> int | None:
-    texts = [t for _, t in tree.walk(".py", "Procfile", ".env", "gunicorn.conf.py")]
-    found = first_match(r"(?:port\s*=\s*|[\"']PORT[\"'],\s*[\"']?|--port[ =]|0\.0\.0\.0:)(\d{2,5})",
-                        texts, re.M | re.I)
-    return int(found) if found else None
+    """The listen port the code or its run files name (never a settings file's URL lists)."""
+    files = [t for r, t in tree.walk("Procfile", ".sh", "gunicorn.conf.py", "Dockerfile")]
+    code = [t for r, t in tree.walk(".py") if "settings" not in r and "config" not in r]
+    for pattern, texts in ((PORT_IN_COMMANDS, files), (PORT_IN_CODE, code)):
+        for text in texts:
+            for match in pattern.finditer(text):
+                if match.group(1) not in DEPENDENCY_PORTS:
+                    return int(match.group(1))
+    return None
 
 
-def _commands(tree: Tree, stack: Stack, py: dict[str, Any], deps: set[str],
+def _pytest_style(tree: Tree) -> bool:
+    """Tests written for pytest: bare `def test_` functions, fixtures, `import pytest`."""
+    for rel, text in tree.walk(".py", skip_tests=False):
+        name = rel.rsplit("/", 1)[-1]
+        if name == "conftest.py" or (name.startswith("test") and (
+                "import pytest" in text or (re.search(r"^def test_", text, re.M)
+                                            and "TestCase" not in text))):
+            return True
+    return False
+
+
+def _has_tests(tree: Tree) -> bool:
+    return any(re.search(r"(^|/)(tests?/|tests?\.py$|test_[^/]*\.py$)", p)
+               for p, _ in tree.walk(".py", skip_tests=False))
+
+
+def _commands(tree: Tree, stack: Stack, py: dict[str, Any], runtime: set[str], dev: set[str],
               reqs: list[str]) -> None:
     tool = stack.build_tool or "pip"
     run = _runner(tool)
     tools = py.get("tool", {})
-    stack.install_command = _install(tree, tool, py, reqs)
+    deps = runtime | dev
+    stack.install_command = _install(tree, tool, py, reqs, stack.workspace_root is not None)
+    pytest_declared = "pytest" in deps or "pytest" in tools or tree.has("pytest.ini")
+    manage = _manage(tree) if stack.framework == "django" else None
     if tree.has("tox.ini"):
         stack.test_command = "tox"
     elif tree.has("noxfile.py"):
         stack.test_command = "nox"
-    elif "pytest" in deps or "pytest" in tools or tree.has("pytest.ini") or tree.has(
-            "conftest.py"):
+    elif manage and "pytest-django" not in deps and _has_tests(tree):
+        stack.test_command = f"{'python ' if tool == 'pip' else run + 'python '}{manage} test"
+    elif pytest_declared or _pytest_style(tree):
         stack.test_command = "hatch test" if tool == "hatch" else f"{run}pytest"
-    elif any(p.startswith(("tests/", "test/")) or "/tests/" in p
-             for p, _ in tree.walk(".py", skip_tests=False)):
+        if not pytest_declared and tool in ("pip", "pipenv"):
+            stack.ci_tools.append("pytest")
+    elif _has_tests(tree):
         stack.test_command = f"{'python -m ' if tool == 'pip' else run}unittest discover"
     if stack.test_command:
         stack.reasons.append(f"tests: {stack.test_command}")
-    if "ruff" in tools or tree.has("ruff.toml") or tree.has(".ruff.toml") or "ruff" in deps:
+    ruff_configured = "ruff" in tools or tree.has("ruff.toml") or tree.has(".ruff.toml")
+    if "ruff" in deps or ruff_configured:
         stack.lint_command = f"{run}ruff check ."
-    elif "flake8" in deps or tree.has(".flake8"):
+        if "ruff" not in deps and tool in ("pip", "pipenv"):
+            stack.ci_tools.append("ruff")
+    elif "flake8" in deps:
         stack.lint_command = f"{run}flake8"
     elif "pylint" in deps:
         stack.lint_command = f"{run}pylint --recursive=y ."
-    if "build-system" in py or tree.has("setup.py"):
+    if "build-system" in py or "setup(" in (tree.text("setup.py") or ""):
         stack.build_command = {"uv": "uv build", "poetry": "poetry build", "pdm": "pdm build",
                                "hatch": "hatch build"}.get(
             tool, "python -m pip wheel --no-deps -w dist .")

@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from jobs.pipeline.stacks.model import DEFAULT_PORTS, Stack, dns_label
-from jobs.pipeline.stacks.tree import Tree, first_match
+from jobs.pipeline.stacks.runtime import DEPENDENCY_PORTS, env_port
+from jobs.pipeline.stacks.tree import Tree
 
 DEFAULT_VERSION = "1.91"
 FRAMEWORKS = ("axum", "actix-web", "rocket", "warp", "poem", "hyper")
+# `-sys` crates that link a system library: (build packages, runtime packages) on Debian 12.
+NATIVE = {"openssl-sys": (["pkg-config", "libssl-dev"], ["libssl3"]),
+          "pq-sys": (["libpq-dev"], ["libpq5"]),
+          "libsqlite3-sys": (["libsqlite3-dev"], ["libsqlite3-0"]),
+          "mysqlclient-sys": (["default-libmysqlclient-dev"], ["libmariadb3"]),
+          "libgit2-sys": (["pkg-config", "libgit2-dev"], ["libgit2-1.5"])}
+# A listen address in a string literal: "0.0.0.0:8080", "[::]:3000", ":8080" (not a URL).
+LISTEN = re.compile(r"\"(?:0\.0\.0\.0|127\.0\.0\.1|\[::\]|localhost)?:(\d{2,5})\"|"
+                    r"\(\s*\[\s*0\s*,\s*0\s*,\s*0\s*,\s*0\s*\]\s*,\s*(\d{2,5})\s*\)|"
+                    r"\(\s*\"(?:0\.0\.0\.0|127\.0\.0\.1|localhost)\"\s*,\s*(\d{2,5})\s*\)")
+
+
+def native_deps(lock: str) -> list[str]:
+    """The `-sys` crates in Cargo.lock that need system libraries."""
+    return sorted(c for c in NATIVE if f'name = "{c}"' in lock)
+
+
+def _port(tree: Tree) -> str | None:
+    for _, text in tree.walk(".rs"):
+        for match in LISTEN.finditer(text):
+            port = next(g for g in match.groups() if g)
+            if port not in DEPENDENCY_PORTS:
+                return port
+    return env_port(tree)
 
 
 def workspace_members(tree: Tree) -> list[str] | None:
@@ -31,8 +57,13 @@ def detect(tree: Tree, workspace_root: str | None = None) -> Stack:
     reasons = ["rust crate (Cargo.toml)" + (f", member of workspace {workspace_root}"
                                              if workspace_root else "")]
     version = package.get("rust-version")
-    if not isinstance(version, str):
-        version = (root.text("rust-toolchain") or "").strip() or None
+    channel = str(root.toml("rust-toolchain.toml").get("toolchain", {}).get("channel", "")) or (
+        root.text("rust-toolchain") or "").strip()
+    if re.fullmatch(r"\d+\.\d+(\.\d+)?", channel):
+        version = channel
+        reasons.append(f"rust toolchain pinned to {channel}")
+    elif not isinstance(version, str):
+        version = None  # `stable`, `nightly-…`: the newest stable image
     bins = [str(b.get("name", name)) for b in cargo.get("bin", []) if isinstance(b, dict)]
     if tree.has("src/main.rs") and name not in bins:
         bins.insert(0, name)
@@ -54,9 +85,10 @@ def detect(tree: Tree, workspace_root: str | None = None) -> Stack:
         reasons.append("library: binary crate without a web framework (a command-line tool)")
         return stack
     stack.kind, stack.framework = "service", framework
-    sources = [t for _, t in tree.walk(".rs")]
-    port = first_match(r"(?:0\.0\.0\.0|127\.0\.0\.1|\[::\]|localhost)[\"']?\s*[:,]\s*(\d{2,5})",
-                       sources)
+    port = _port(tree) or (_port(root) if root is not tree else None)
+    stack.native_deps = native_deps(root.text("Cargo.lock") or "")
+    if stack.native_deps:
+        reasons.append(f"native libraries: {', '.join(stack.native_deps)}")
     stack.port = int(port) if port else DEFAULT_PORTS.get(framework, 8080)
     stack.start_command = [f"/app/{bins[0]}"]
     reasons.append(f"service: binary {bins[0]} uses {framework}")

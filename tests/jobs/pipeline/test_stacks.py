@@ -55,7 +55,7 @@ def test_django_without_manage_py_at_the_root() -> None:
 def test_library_that_looks_like_a_service() -> None:
     # Depends on Flask and its tests create a Flask app, but the package creates none.
     s = only("py-flask-extension")
-    assert (s.kind, s.framework, s.build_tool, s.version) == ("library", "flask", "hatch", "3.10")
+    assert (s.kind, s.framework, s.build_tool, s.version) == ("library", "flask", "hatch", "3.13")
     assert "creates no application" in why(s)
     assert s.start_command is None and s.port is None
 
@@ -85,7 +85,8 @@ def test_node_workspaces() -> None:
     assert set(found) == {"apps/api", "apps/web", "packages/ui"}
     api, web, ui = found["apps/api"], found["apps/web"], found["packages/ui"]
     assert all(s.workspace_root == "." and s.build_tool == "yarn" for s in found.values())
-    assert all(s.version == "20" for s in found.values())  # engines of the workspace root
+    # engines of the workspace root (">=20"): the newest LTS it allows
+    assert all(s.version == "24" for s in found.values())
     assert (api.kind, api.framework, api.port, api.typescript) == ("service", "nestjs", 3001,
                                                                     True)
     assert api.build_command == "yarn workspace @acme/api run build"
@@ -101,7 +102,7 @@ def test_express_middleware_is_a_library() -> None:
 
 def test_go_module_with_two_binaries() -> None:
     s = only("go-two-binaries")
-    assert (s.kind, s.framework, s.version, s.port) == ("service", "chi", "1.24", 8081)
+    assert (s.kind, s.framework, s.version, s.port) == ("service", "chi", "1.25", 8081)
     assert s.binaries == ["cmd/api", "cmd/worker"]
     assert s.name == "shipping" and s.start_command == ["/app/api"]
     assert "cmd/api starts a chi server" in why(s)
@@ -109,7 +110,7 @@ def test_go_module_with_two_binaries() -> None:
 
 def test_go_library() -> None:
     s = only("go-library")
-    assert (s.kind, s.version, s.binaries) == ("library", "1.23", [])
+    assert (s.kind, s.version, s.binaries) == ("library", "1.25", [])  # `go 1.23` is a minimum
 
 
 def test_maven_spring_boot() -> None:

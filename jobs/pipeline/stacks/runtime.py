@@ -1,0 +1,105 @@
+"""Runtime facts shared by the language detectors: version ranges, ports, kept Dockerfiles.
+
+Version ranges come in npm semver (`^22.1`, `>=12 <21`, `18 || 20`), PEP 440 (`>=3.9,<4`,
+`~=3.10`, `==3.11.*`) and Poetry (`^3.9`) forms. `newest` picks the first candidate (callers
+order them newest supported first) that the range allows.
+"""
+
+from __future__ import annotations
+
+import re
+
+from jobs.pipeline.stacks.tree import Tree
+
+HIGH = 10_000
+# Ports that belong to the service's dependencies, never to the service itself.
+DEPENDENCY_PORTS = {"3306", "5432", "6379", "27017", "9200", "9300", "11211", "5672", "2181",
+                    "9092", "1433", "1521", "8529", "26257", "4222"}
+ENV_FILES = (".env", ".env.example", ".env.sample", "example.env", "env.example", ".env.dist",
+             ".env.template", "sample.env")
+ENV_PORT = re.compile(r"^\s*(?:export\s+)?(?:\w*_)?(?:PORT|ADDR|ADDRESS|BIND|LISTEN)\w*\s*[=:]\s*"
+                      r"[\"']?(?:[\w.\[\]]*:)?(\d{2,5})[\"']?\s*$", re.M)
+
+
+def _parts(text: str) -> list[int]:
+    return [int(p) for p in re.findall(r"\d+", text)[:3]]
+
+
+def _cmp(a: list[int], b: list[int]) -> int:
+    n = max(len(a), len(b))
+    a, b = a + [0] * (n - len(a)), b + [0] * (n - len(b))
+    return (a > b) - (a < b)
+
+
+def _allows(candidate: list[int], alternative: str, depth: int) -> bool:
+    tokens = re.findall(r"(\^|~=|~|>=|<=|>|<|==|!=|=)?\s*v?(\d+(?:\.(?:\d+|[x*]))*(?:\.\*)?)"
+                        r"|(\*)", alternative)
+    if " - " in alternative:  # hyphen range
+        low, high = alternative.split(" - ", 1)
+        top = _parts(high)
+        return _cmp(candidate, _parts(low)) >= 0 and _cmp(candidate[:len(top)], top) <= 0
+    for op, raw, star in tokens:
+        if star:
+            continue
+        wild = "x" in raw or "*" in raw
+        version = _parts(raw)
+        if not version:
+            continue
+        if op in ("", "=", "==") and (wild or op == "" or len(version) < len(candidate)):
+            if _cmp(candidate[:len(version)], version) != 0:
+                return False
+        elif op in ("=", "=="):
+            if _cmp(candidate, version) != 0:
+                return False
+        elif op == "!=":
+            if _cmp(candidate[:len(version)], version) == 0:
+                return False
+        elif op in ("^", "~", "~="):
+            at = {"^": next((i for i, p in enumerate(version) if p != 0), len(version) - 1),
+                  "~=": max(0, len(version) - 2), "~": min(1, len(version) - 1)}[op]
+            # Some release of the candidate line must fit: compare only what it fixes.
+            keep = min(at + 1, depth)
+            if _cmp(candidate, version) < 0 or candidate[:keep] != version[:keep]:
+                return False
+        elif op == ">=" and _cmp(candidate, version) < 0:
+            return False
+        elif op == ">" and _cmp(candidate[:len(version)], version) <= 0:
+            return False
+        elif op == "<" and _cmp(candidate, version) >= 0:
+            return False
+        elif op == "<=" and _cmp(candidate[:len(version)], version) > 0:
+            return False
+    return True
+
+
+def allows(spec: str, version: str) -> bool:
+    """Whether `spec` allows the newest release of `version` (a major or major.minor)."""
+    parts = _parts(version)
+    return any(_allows(parts + [HIGH], alt.strip(), len(parts)) for alt in spec.split("||"))
+
+
+def newest(candidates: tuple[str, ...], spec: str) -> str | None:
+    """The first candidate (newest supported first) the range allows, else None."""
+    return next((c for c in candidates if allows(spec, c)), None)
+
+
+def pick(preferred: tuple[str, ...], fallback: tuple[str, ...], spec: str) -> str | None:
+    """Newest preferred (supported LTS) version inside the range, else any newer/older one."""
+    return newest(preferred, spec) or newest(fallback, spec)
+
+
+def env_port(tree: Tree) -> str | None:
+    """A listen port from the env files a project ships (`PORT=8080`, `ADDRESS=:9090`)."""
+    for rel in ENV_FILES:
+        for match in ENV_PORT.finditer(tree.text(rel) or ""):
+            if match.group(1) not in DEPENDENCY_PORTS:
+                return match.group(1)
+    return None
+
+
+def dockerfile_facts(text: str) -> tuple[int | None, str | None]:
+    """(first EXPOSEd port, CMD/ENTRYPOINT line) of a human Dockerfile, final stage only."""
+    stage = re.split(r"^\s*FROM\s", text, flags=re.M | re.I)[-1]
+    expose = re.search(r"^\s*EXPOSE\s+(\d{2,5})", stage, re.M | re.I)
+    cmd = re.findall(r"^\s*(?:CMD|ENTRYPOINT)\s+(.+)$", stage, re.M | re.I)
+    return (int(expose.group(1)) if expose else None), (" ".join(cmd) if cmd else None)
