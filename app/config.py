@@ -6,11 +6,20 @@ YAML is parsed with ruamel.yaml so that every error carries a line and a column.
 
 from __future__ import annotations
 
+import re
+import shlex
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -33,11 +42,86 @@ class GenerateMode(StrEnum):
     OFF = "off"
 
 
+SAFE_PATH = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_./-]*")
+DNS_LABEL = re.compile(r"[a-z]([a-z0-9-]{0,38}[a-z0-9])?")
+
+
+def _no_control(value: str, what: str) -> str:
+    if re.search(r"[\x00-\x1f\x7f]", value):
+        raise ValueError(f"{what} must be one line without control characters")
+    return value
+
+
+def _repo_path(value: str) -> str:
+    value = value.strip().strip("/") or "."
+    if value != "." and (not SAFE_PATH.fullmatch(value) or ".." in value.split("/")):
+        raise ValueError("must be a path inside the repository (letters, digits, . _ - /)")
+    return value
+
+
+class ServiceConfig(_Model):
+    """One `services:` entry: answers detection could not (or got wrong), once."""
+
+    path: str = Field(description='project directory, "." for the repository root')
+    name: str | None = None
+    kind: Literal["service", "library"] | None = None
+    language: Literal["python", "node", "go", "java", "rust"] | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    start: list[str] | None = Field(default=None, description="the command the image runs")
+    build: str | None = None
+    test: str | None = None
+    install: str | None = None
+    version: str | None = Field(default=None, description="runtime version (3.12, 22, 1.25)")
+    dockerfile: str | None = Field(default=None, description="keep this Dockerfile, build it")
+
+    @field_validator("path", "dockerfile")
+    @classmethod
+    def _path(cls, v: str | None) -> str | None:
+        return None if v is None else _repo_path(v)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str | None) -> str | None:
+        if v is not None and not DNS_LABEL.fullmatch(v):
+            raise ValueError("must be a DNS label: lowercase letters, digits and -, "
+                             "at most 40 characters, starting with a letter")
+        return v
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _start(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            _no_control(v, "start")
+            return shlex.split(v)
+        return v
+
+    @field_validator("start")
+    @classmethod
+    def _start_words(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and (not v or any(_no_control(w, "start") == "" for w in v[:1])):
+            raise ValueError("start must name a command")
+        return v
+
+    @field_validator("build", "test", "install")
+    @classmethod
+    def _command(cls, v: str | None) -> str | None:
+        return None if v is None else _no_control(v, "a command")
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"\d+(\.\d+){0,2}", v):
+            raise ValueError("must be a version number such as 3.12, 22 or 1.25")
+        return v
+
+
 class GenerateConfig(_Model):
     mode: GenerateMode = GenerateMode.COMMIT
     artifacts: list[Literal["workflows", "docker", "helm"]] = ["workflows", "docker", "helm"]
     chart_dir: str = "deploy/helm"
     environments: list[str] = ["staging", "production"]
+    # Filled from the top-level `services:` section (see RepoConfig).
+    services: list[ServiceConfig] = []
 
 
 class RuleOverride(_Model):
@@ -110,6 +194,20 @@ class RepoConfig(_Model):
     risk: RiskConfig = RiskConfig()
     commands: CommandsConfig = CommandsConfig()
     llm: LLMConfig = LLMConfig()
+    services: list[ServiceConfig] = []
+
+    @field_validator("services")
+    @classmethod
+    def _one_entry_per_path(cls, v: list[ServiceConfig]) -> list[ServiceConfig]:
+        paths = [s.path for s in v]
+        if len(paths) != len(set(paths)):
+            raise ValueError("two entries for the same path")
+        return v
+
+    @model_validator(mode="after")
+    def _services_reach_generation(self) -> RepoConfig:
+        self.generate.services = self.services
+        return self
 
 
 class ConfigProblem(BaseModel):

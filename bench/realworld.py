@@ -123,6 +123,8 @@ def score_repo(entry: dict[str, Any], stacks: list[Stack]) -> RepoScore:
                 continue
             if label.get(key) is not None and getattr(stack, key) != label[key]:
                 wrong(f"{path}: {key} {getattr(stack, key)!r}, expected {label[key]!r}")
+        if label["kind"] == "service" and stack.undecided:
+            wrong(f"{path}: could not tell {stack.undecided}")
         if label["kind"] == "service":
             _score_fields(result, path, label, stack)
     for path, stack in found.items():

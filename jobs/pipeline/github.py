@@ -227,7 +227,8 @@ def generate_for_pull_request(
 def _generate(ctx: JobContext, pr: Any, head_sha: str, config: GenerateConfig, fork: bool,
               ) -> tuple[GenerationPlan, ValidationReport, list[Finding], Outcome]:
     files, present = read_head(ctx, head_sha)
-    plan = plan_generation(files, config, default_branch=pr.base.repo.default_branch)
+    plan = plan_generation(files, config, default_branch=pr.base.repo.default_branch,
+                           repo_name=ctx.repo)
     plan = protect_unreadable(plan, present - files.keys())
     plan, report = gate(plan)
     plan, findings = policy_gate(plan, policies_config(ctx))

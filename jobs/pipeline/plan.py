@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from app.config import CONFIG_PATH, ConfigError, GenerateConfig, parse_config
 from app.files import Files, read_tree, write_tree
 from app.pins import Pins
+from jobs.pipeline.overrides import apply_services
 from jobs.pipeline.render import MARKER, Layout, render_stack
 from jobs.pipeline.stacks import Stack, detect_stacks
 from jobs.pipeline.validate import ValidationReport, validate_report
@@ -68,13 +69,18 @@ def decide(path: str, content: str, existing: str | None) -> tuple[Action, str]:
 
 
 def plan_generation(files: Files, config: GenerateConfig | None = None,
-                    pins: Pins | None = None, default_branch: str = "main") -> GenerationPlan:
-    """Stacks and the artifacts to create, update or leave alone (pure)."""
+                    pins: Pins | None = None, default_branch: str = "main",
+                    repo_name: str | None = None) -> GenerationPlan:
+    """Stacks and the artifacts to create, update or leave alone (pure).
+
+    `repo_name` (owner/name) names a root project that declares no name of its own."""
     config = config or GenerateConfig()
     pins = pins or Pins.load()
     # Only what we ourselves generated may change detection: never feed our output back in.
     source = {p: t for p, t in files.items() if not is_generated(t)}
-    stacks = detect_stacks(source)
+    stacks = detect_stacks(source, repo_name)
+    if config.services:
+        stacks = apply_services(stacks, config.services, source)
     buildable = [s for s in stacks if s.language != "unknown"]
     layout = Layout(single=len(buildable) == 1, chart_dir=config.chart_dir,
                     default_branch=default_branch)
@@ -122,7 +128,7 @@ def run_offline(root: Path, out: Path | None = None, validate: bool = False) -> 
     by the caller).
     """
     files = read_tree(root)
-    plan = plan_generation(files, load_config(files))
+    plan = plan_generation(files, load_config(files), repo_name=root.resolve().name)
     report = None
     if validate:
         plan, report = gate(plan)

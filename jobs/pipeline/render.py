@@ -125,8 +125,8 @@ def render_stack(stack: Stack, stacks: list[Stack], files: Files, config: Genera
             render_template("ci.yml.j2", **base, **_ci_context(stack, files), paths=paths))
     if not stack.is_service:
         return out
-    dockerfile = join(stack.path, "Dockerfile")
-    if "docker" in config.artifacts:
+    dockerfile = stack.dockerfile or join(stack.path, "Dockerfile")
+    if "docker" in config.artifacts and stack.dockerfile is None:
         add(dockerfile, "dockerfile", render_template(
             f"docker/{stack.language}.Dockerfile.j2", **base, **_docker_context(stack, files)))
         ignore = (join(stack.path, ".dockerignore") if stack.build_root == stack.path

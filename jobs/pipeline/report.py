@@ -10,6 +10,7 @@ from app.checks import Conclusion
 from app.config import GenerateMode
 from app.files import Files
 from app.findings import Finding
+from jobs.pipeline.overrides import snippet
 from jobs.pipeline.plan import GenerationPlan
 from jobs.pipeline.validate import ValidationReport
 
@@ -38,6 +39,20 @@ def stacks_table(plan: GenerationPlan) -> str:
             f"`{s.path}` ({s.name})", s.language, s.kind, s.framework or s.build_tool,
             s.port, "; ".join(s.reasons))) + " |")
     return "\n".join(rows)
+
+
+def undecided_section(plan: GenerationPlan) -> str | None:
+    """What detection could not tell, the evidence it saw, and the answer to give once."""
+    parts = []
+    for s in plan.stacks:
+        if not s.undecided:
+            continue
+        evidence = "\n".join(f"- {_cell(e)}" for e in s.evidence or s.reasons)
+        parts.append(f"### `{_cell(s.path)}`: could not tell {_cell(s.undecided)}\n\n"
+                     f"No image is generated for it (never a guessed one). What shipcrew saw:"
+                     f"\n\n{evidence}\n\nAnswer once in `.github/shipcrew.yml` on the default "
+                     f"branch:\n\n{FENCE}yaml\n{snippet(s)}\n{FENCE}")
+    return "\n\n".join(parts) if parts else None
 
 
 def artifacts_table(plan: GenerationPlan) -> str:
@@ -95,9 +110,11 @@ def check_output(plan: GenerationPlan, report: ValidationReport, outcome: Outcom
     if outcome.pull_number:
         head.append(f"**Pull request**: #{outcome.pull_number}")
     head += outcome.notes
+    undecided = undecided_section(plan)
     summary = "\n\n".join([
         "\n\n".join(head),
         "## Detected\n\n" + stacks_table(plan),
+        *([f"## Could not tell\n\n{undecided}"] if undecided else []),
         "## Artifacts\n\n" + artifacts_table(plan),
         "## Validators\n\n" + validators_section(report),
         "## Policies\n\n" + policies_section(findings or []),

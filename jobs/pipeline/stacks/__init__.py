@@ -14,7 +14,7 @@ from jobs.pipeline.stacks.model import Stack, dns_label, join, parent
 from jobs.pipeline.stacks.runtime import dockerfile_facts
 from jobs.pipeline.stacks.tree import Tree, ignored
 
-__all__ = ["Stack", "detect_stacks"]
+__all__ = ["Stack", "detect_at", "detect_stacks"]
 
 MANIFESTS: dict[str, str] = {
     "pyproject.toml": "python", "setup.py": "python", "setup.cfg": "python",
@@ -56,8 +56,11 @@ def _inside(path: str, root: str) -> bool:
     return root == "." or path == root or path.startswith(root + "/")
 
 
-def detect_stacks(files: Files) -> list[Stack]:
-    """Every project in the repository, sorted by path; unknown stacks included as such."""
+def detect_stacks(files: Files, repo_name: str | None = None) -> list[Stack]:
+    """Every project in the repository, sorted by path; unknown stacks included as such.
+
+    A root project without a name of its own is named after the repository (`repo_name`),
+    so that two repositories do not both deploy an `app` into one namespace."""
     tree = Tree(files)
     candidates = _candidates(files)
     members: dict[tuple[str, str], str] = {}  # (dir, language) -> workspace root
@@ -92,15 +95,22 @@ def detect_stacks(files: Files) -> list[Stack]:
                             reasons=["no recognised build manifest in the repository"]))
     for stack in stacks:
         _kept_dockerfile(stack, files)
+        if stack.path == "." and stack.name == "app" and repo_name:
+            stack.name = dns_label(repo_name)
+            stack.reasons.append(f"named after the repository ({stack.name})")
     _dedupe_names(stacks)
     return sorted(stacks, key=lambda s: s.path)
 
 
 def _kept_dockerfile(stack: Stack, files: Files) -> None:
     """A human Dockerfile stays: the chart must use the port the image EXPOSEs."""
-    text = files.get(join(stack.path, "Dockerfile"))
-    if text is None or not stack.is_service:
+    text = files.get(stack.dockerfile or join(stack.path, "Dockerfile"))
+    if text is None or stack.kind != "service" or stack.language == "unknown":
         return
+    if stack.undecided:
+        stack.reasons.append(f"the existing Dockerfile answers what detection could not tell "
+                             f"({stack.undecided})")
+        stack.undecided, stack.evidence = None, []
     port, command = dockerfile_facts(text)
     if port and port != stack.port:
         stack.reasons.append(f"port {port}: the existing Dockerfile EXPOSEs it "
@@ -108,6 +118,13 @@ def _kept_dockerfile(stack: Stack, files: Files) -> None:
         stack.port = port
     if command:
         stack.reasons.append(f"the existing Dockerfile starts: {command[:120]}")
+
+
+def detect_at(files: Files, path: str, lang: str) -> Stack:
+    """One language's detector run on one directory (for `services:` entries)."""
+    stack = _detect(Tree(files).at(path), lang, None)
+    _kept_dockerfile(stack, files)
+    return stack
 
 
 def _root_is_also_project(tree: Tree, lang: str) -> bool:

@@ -86,6 +86,10 @@ def detect(tree: Tree) -> Stack:
         return stack
     server_dir, text = server
     stack.kind = "service"
+    serving = sorted(d for d, texts in mains.items() if any(SERVES.search(t) for t in texts))
+    if len(serving) > 1:
+        stack.undecided = "which of several servers this image runs"
+        stack.evidence = [f"main package {d} starts a server" for d in serving]
     stack.framework = next((f for imp, f in FRAMEWORKS if imp in mod.replace("net/http", "") or any(
         f'"{imp}' in t for t in sources.values())), "net/http")
     port = first_match(ADDRESS.pattern, [text, *sources.values()])

@@ -42,11 +42,16 @@ class Stack(BaseModel):
     ci_tools: list[str] = Field(
         default_factory=list, description="tools CI calls that the project does not declare")
     typescript: bool = False
+    dockerfile: str | None = Field(
+        default=None, description="a human Dockerfile `services:` says to keep and build")
+    undecided: str | None = Field(
+        default=None, description="what detection could not tell (no image is generated)")
+    evidence: list[str] = Field(default_factory=list, description="what it saw instead")
     reasons: list[str] = Field(default_factory=list)
 
     @property
     def is_service(self) -> bool:
-        return self.kind == "service" and self.language != "unknown"
+        return self.kind == "service" and self.language != "unknown" and self.undecided is None
 
     @property
     def build_root(self) -> str:

@@ -108,9 +108,6 @@ def _start(tree: Tree, pkg: dict[str, Any], framework: str | None, port: int,
         if words and words[0] in deps:
             reasons.append(f"start: {words[0]} is a runtime dependency, run from node_modules")
             return ["node_modules/.bin/" + words[0], *words[1:]]
-    if "start" in scripts:
-        reasons.append("warning: the start script needs a tool outside `dependencies`: "
-                       "`npm start` may fail after pruning (set services: start)")
     return ["npm", "start"]
 
 
@@ -152,6 +149,13 @@ def detect(tree: Tree, workspace_root: str | None = None) -> Stack:
                             [scripts.get("start", "")] + sources)
         stack.port = int(found) if found else DEFAULT_PORTS.get(framework or "node", 3000)
         stack.start_command = _start(tree, pkg, framework, stack.port, reasons)
+        tool = (scripts.get("start") or "").split(" ", 1)[0]
+        if stack.start_command == ["npm", "start"] and tool not in deps:
+            stack.undecided = "the command that starts the built service"
+            stack.evidence = [f"the start script {scripts.get('start', '')!r} runs "
+                              f"{tool or 'nothing'}, which is not a runtime dependency "
+                              "(gone after pruning)",
+                              "no `node FILE` in start/start:prod and no server in `main`"]
         prebuild = scripts.get("prestart:prod")
         if "build" not in scripts and prebuild and "dist/" in " ".join(stack.start_command):
             scripts = {**scripts, "build": prebuild}

@@ -266,6 +266,13 @@ def detect(tree: Tree, workspace_root: str | None = None) -> Stack:
     elif framework:
         reasons.append(f"library: depends on {framework} but creates no application "
                        "(no app instance, no manage.py)")
+        if not ("build-system" in py or "setup(" in (tree.text("setup.py") or "")):
+            # Not a packaged library either: an application whose entry point we missed.
+            stack.kind = "service"
+            stack.undecided = f"which module creates the {framework} application"
+            stack.evidence = [f"{framework} is a runtime dependency ({', '.join(manifests)})",
+                              "no app instance, app factory, manage.py or server command "
+                              "(Procfile, boot script, Dockerfile, compose) was found"]
     elif py.get("project", {}).get("scripts") or py.get("tool", {}).get("poetry", {}).get(
             "scripts"):
         reasons.append("library: a command-line package (console scripts, no web framework)")

@@ -13,7 +13,7 @@ import shlex
 from jobs.pipeline.stacks.tree import Tree
 
 SERVERS = ("gunicorn", "uvicorn", "hypercorn", "granian", "uwsgi", "daphne", "waitress-serve")
-FACTORY_NAMES = r"(create_app|make_app|get_app|get_application|build_app|app_factory|application)"
+FACTORY_NAMES = r"((?:create|make|get|build|init|setup)_\w*app\w*|app_factory|application)"
 COMMAND_FILES = ("Procfile", "boot.sh", "entrypoint.sh", "docker-entrypoint.sh", "start.sh",
                  "run.sh", "scripts/start.sh", "scripts/entrypoint.sh", "Dockerfile",
                  "docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml")

@@ -23,6 +23,32 @@ LISTEN = re.compile(r"\"(?:0\.0\.0\.0|127\.0\.0\.1|\[::\]|localhost)?:(\d{2,5})\
                     r"\(\s*\"(?:0\.0\.0\.0|127\.0\.0\.1|localhost)\"\s*,\s*(\d{2,5})\s*\)")
 
 
+# Code that starts a server (not merely depends on a framework).
+SERVES = re.compile(r"HttpServer::new|axum::serve|Server::bind|TcpListener::bind|rocket::build|"
+                    r"warp::serve|\.launch\(\)|poem::Server|\.serve\(")
+
+
+def _path_deps(tree: Tree, root: Tree, cargo: dict[str, Any]) -> list[Tree]:
+    """The local crates this one depends on (`path = ...`, or a workspace path dependency)."""
+    shared = root.toml("Cargo.toml").get("workspace", {}).get("dependencies", {})
+    found = []
+    for name, spec in cargo.get("dependencies", {}).items():
+        if not isinstance(spec, dict):
+            continue
+        base, rel = tree.root, spec.get("path")
+        if spec.get("workspace") is True and isinstance(shared.get(name), dict):
+            base, rel = root.root, shared[name].get("path")
+        if isinstance(rel, str):
+            parts = [] if base == "." else base.split("/")
+            for seg in rel.strip("/").split("/"):
+                if seg == "..":
+                    parts = parts[:-1]
+                elif seg not in ("", "."):
+                    parts.append(seg)
+            found.append(tree.at("/".join(parts) or "."))
+    return found
+
+
 def native_deps(lock: str) -> list[str]:
     """The `-sys` crates in Cargo.lock that need system libraries."""
     return sorted(c for c in NATIVE if f'name = "{c}"' in lock)
@@ -84,8 +110,13 @@ def detect(tree: Tree, workspace_root: str | None = None) -> Stack:
     if not framework:
         reasons.append("library: binary crate without a web framework (a command-line tool)")
         return stack
+    if not any(SERVES.search(t) for crate in (tree, *_path_deps(tree, root, cargo))
+               for _, t in crate.walk(".rs")):
+        reasons.append(f"library: binary crate {bins[0]} depends on {framework} but starts no "
+                       "server")
+        return stack
     stack.kind, stack.framework = "service", framework
-    port = _port(tree) or (_port(root) if root is not tree else None)
+    port = _port(tree) or (env_port(root) if root is not tree else None)
     stack.native_deps = native_deps(root.text("Cargo.lock") or "")
     if stack.native_deps:
         reasons.append(f"native libraries: {', '.join(stack.native_deps)}")
