@@ -123,7 +123,7 @@ def score_repo(entry: dict[str, Any], stacks: list[Stack]) -> RepoScore:
                 continue
             if label.get(key) is not None and getattr(stack, key) != label[key]:
                 wrong(f"{path}: {key} {getattr(stack, key)!r}, expected {label[key]!r}")
-        if label["kind"] == "service" and stack.undecided:
+        if label["kind"] == "service" and getattr(stack, "undecided", None):  # older Stack
             wrong(f"{path}: could not tell {stack.undecided}")
         if label["kind"] == "service":
             _score_fields(result, path, label, stack)
