@@ -104,10 +104,11 @@ def _start(tree: Tree, pkg: dict[str, Any], framework: str | None, port: int,
             ["node", main], tree, deps):
         reasons.append(f"start: node {main} (package.json main)")
         return ["node", main]
-    for words in segments.get("start", [])[-1:]:
-        if words and words[0] in deps:
-            reasons.append(f"start: {words[0]} is a runtime dependency, run from node_modules")
-            return ["node_modules/.bin/" + words[0], *words[1:]]
+    tools = [words[0] for words in segments.get("start", []) if words]
+    if tools and all(t in deps for t in tools):
+        # `npm start` puts node_modules/.bin on PATH for the tools it spawns (env-cmd ->
+        # fastify); pruning keeps them, they are runtime dependencies.
+        reasons.append(f"start: npm start ({', '.join(tools)}: runtime dependencies)")
     return ["npm", "start"]
 
 

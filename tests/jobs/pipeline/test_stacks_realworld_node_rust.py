@@ -75,9 +75,11 @@ def test_ts_node_entry_is_skipped_for_the_built_one() -> None:
     assert s.build_command == "npm run build"
 
 
-def test_a_runtime_cli_start_runs_from_node_modules() -> None:
+def test_a_start_script_of_runtime_tools_stays_npm_start() -> None:
     # fastify/fastify-example-twitter @ 1823ae5b: `env-cmd local.env fastify start index.js`,
-    # both tools are dependencies; index.js exports a plugin (no .listen).
+    # both tools are dependencies; index.js exports a plugin (no .listen). env-cmd spawns
+    # `fastify` from PATH, which only `npm start` sets up (the rehearsal caught
+    # node_modules/.bin/env-cmd failing with "spawn fastify ENOENT").
     s = only(
         {
             "package.json": pkg(
@@ -89,13 +91,8 @@ def test_a_runtime_cli_start_runs_from_node_modules() -> None:
             "index.js": "module.exports = async function (fastify) {}\n",
         }
     )
-    assert s.start_command == [
-        "node_modules/.bin/env-cmd",
-        "local.env",
-        "fastify",
-        "start",
-        "index.js",
-    ]
+    assert s.start_command == ["npm", "start"] and s.is_service
+    assert "start: npm start (env-cmd: runtime dependencies)" in s.reasons
 
 
 def test_a_dev_tool_start_is_undecided() -> None:
