@@ -295,7 +295,7 @@ def run(name: str, files: Files, exe: Path | None, repeat: int, keep: Path | Non
         print(f"\n== {name}: {len(files)} files ==")
         print(f"shipcrew in-process: first {first * 1000:.0f} ms (incl. compiling policies), "
               f"warm median {warm * 1000:.1f} ms (CPU {cpu * 1000:.0f} ms, up to "
-              f"{policy_engine.WORKERS} policy threads); CLI (new process) {cli:.2f} s; "
+              f"{policy_engine.WORKERS} policy processes); CLI (new process) {cli:.2f} s; "
               f"{len(ours)} (file, rule) findings")
         if exe is None:
             print("checkov: not run (not installed)")

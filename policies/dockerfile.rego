@@ -63,7 +63,6 @@ deny contains r if {
 
 dkr_final := max({ins.Stage | some ins in input}) if dkr_is_dockerfile
 
-# rego-cpp rejects `some i, x in xs` inside a comprehension ("Invalid collection").
 dkr_users(stage) := [pair |
 	some i
 	ins := input[i]

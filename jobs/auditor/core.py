@@ -23,7 +23,7 @@ from app.config import CONFIG_PATH, ConfigError, PoliciesConfig, parse_config
 from app.files import Files, read_tree
 from app.findings import Finding, Fix, Mode, Severity, Verdict, verdict_of
 from jobs.auditor import inputs
-from jobs.auditor.engine import PolicyError, PolicySet, RawResult
+from jobs.auditor.engine import PolicyError, PolicySet, RawResult, TimedOut
 from jobs.auditor.inputs import Document
 from jobs.auditor.inputs.secret_scan import secret_candidates
 
@@ -169,6 +169,12 @@ def audit_files(files: Files, *, policy_dirs: list[Path] | None = None,
     produced = _documents(files, changed, metadata, docs, findings, notes, marks)
     outcomes = policies.evaluate_many(d.input for d in produced)
     for doc, raws in zip(docs, outcomes, strict=True):
+        if isinstance(raws, TimedOut):
+            findings.append(Finding(
+                rule="POLICY003", path=doc.path, line=1, message=str(raws)[:500],
+                recourse="Split the file into smaller ones, or ask the policy owners to make "
+                "the rule cheaper; a human must review this file."))
+            continue
         if isinstance(raws, PolicyError):
             findings.append(Finding(rule="POLICY002", path=doc.path, message=str(raws)[:500]))
             continue

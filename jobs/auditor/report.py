@@ -36,6 +36,7 @@ TITLES = {
     "INPUT002": "File too large to evaluate",
     "POLICY001": "Policy does not compile",
     "POLICY002": "Policy evaluation failed",
+    "POLICY003": "Policy evaluation took too long",
 }
 
 

@@ -1,6 +1,6 @@
 """Secret candidates in added lines, for SEC001.
 
-Regex matching runs here (Python's engine; regopy's ignores `(?i)`), with the patterns of
+Regex matching runs here (Python's engine, linear prefilter first), with the patterns of
 policies/data/secrets.json so a team can extend them; the policy decides. A candidate carries
 the pattern and the line, never the matched text.
 """
