@@ -123,9 +123,14 @@ def _finding(raw: RawResult, doc: Document, text: str | None) -> Finding:
     )
 
 
+@lru_cache(maxsize=16)
+def _lines(text: str) -> list[str]:
+    return text.splitlines()  # once per file, not once per finding
+
+
 def _inside_scalar(text: str, line: int, offset: int) -> int:
     """The line `offset` lines into the scalar whose key sits on `line` (block or inline)."""
-    lines = text.splitlines()
+    lines = _lines(text)
     head = lines[line - 1] if 0 < line <= len(lines) else ""
     block = re.search(r":\s*[|>][-+0-9]*\s*(#.*)?$", head) is not None
     return min(line + offset + (1 if block else 0), len(lines)) or line
