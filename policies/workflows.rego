@@ -237,7 +237,7 @@ deny contains r if {
 deny contains r if {
 	some [loc, script] in gha_scripts
 	some n, line in split(script, "\n")
-	regex.match(`(echo|printf)\s.*\$\{\{\s*secrets\.[A-Za-z0-9_]+`, line)
+	regex.match(`(echo|printf)\s.*\$\{\{[^}]*\bsecrets\s*(\.\s*[A-Za-z0-9_]|\[)`, line)
 	r := object.union(
 		gha_result(
 			"GHA005", "hard", "a secret is printed by the script: it may end up in logs or outputs",
@@ -248,10 +248,14 @@ deny contains r if {
 	)
 }
 
+# `secrets.NAME` and `secrets['NAME']` alike, as `secrets.NAME`.
+gha_secret_name(expr) := concat("", ["secrets.", regex.replace(expr, `^secrets\s*(\.\s*|\[\s*['"])|['"]\s*\]$`, "")])
+
 gha_job_secrets(job) := {s |
 	walk(job, [_, value])
 	is_string(value)
-	some s in regex.find_n(`secrets\.[A-Za-z0-9_]+`, value, -1)
+	some found in regex.find_n(`\bsecrets\s*(\.\s*[A-Za-z0-9_-]+|\[\s*['"][^'"]+['"]\s*\])`, value, -1)
+	s := gha_secret_name(found)
 	s != "secrets.GITHUB_TOKEN"
 }
 

@@ -81,8 +81,8 @@ def chart_documents(files: Files, root: str) -> tuple[list[Document], list[Findi
     docs: list[Document] = []
     findings: list[Finding] = []
     for name, text in sorted(rendered.items()):
-        if not inputs.YAML_RE.search(name):
-            continue  # NOTES.txt and friends
+        if not inputs.MANIFEST_RE.search(name):
+            continue  # NOTES.txt and friends (Helm reads *.json templates as manifests too)
         template = name if name in chart_files else name.split("/", 1)[-1]
         repo_path = prefix + template if template in chart_files else chart_file
         found, errors = inputs.yaml_documents(repo_path, text, None)

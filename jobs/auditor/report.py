@@ -34,6 +34,7 @@ TITLES = {
     "PROV001": "Image published without SBOM and provenance",
     "INPUT001": "File could not be parsed",
     "INPUT002": "File too large to evaluate",
+    "INPUT003": "Duplicate YAML key",
     "POLICY001": "Policy does not compile",
     "POLICY002": "Policy evaluation failed",
     "POLICY003": "Policy evaluation took too long",
