@@ -61,7 +61,8 @@ def test_a_document_over_budget_is_policy003_on_that_file(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "slow.rego").write_text(SLOW_POLICY)
     monkeypatch.setattr("jobs.auditor.engine.BUDGET", 1.0)
-    small = "on: push\npermissions: {}\njobs:\n  b:\n    steps:\n      - run: echo ${{ github.head_ref }}\n"
+    small = ("on: push\npermissions: {}\njobs:\n  b:\n    steps:\n"
+             "      - run: echo ${{ github.head_ref }}\n")
     result = audit_files({".github/workflows/big.yml": _workflow(),
                           ".github/workflows/small.yml": small}, policy_dirs=[tmp_path])
     timed_out = [f for f in result.findings if f.rule == "POLICY003"]
