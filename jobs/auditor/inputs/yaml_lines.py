@@ -5,7 +5,8 @@ an audit. libyaml (PyYAML's C parser) emits the same events twenty times faster;
 builds from them exactly what `inputs.plain` makes of a ruamel tree (YAML 1.2 scalars resolved
 with ruamel's own rules, aliases shared), plus the lines `inputs.yaml_line_of` would give.
 Anything unusual — a parse error, explicit tags, directives, merge keys, complex or duplicate
-keys, reused anchors, deep nesting, an alias bomb — raises `Unsupported`, and the caller takes the ruamel path, so messages and limits stay the same.
+keys, reused anchors, deep nesting, an alias bomb — raises `Unsupported`, and the caller takes
+the ruamel path, so messages and limits stay the same.
 
 Only events are used, never `yaml.compose`: libyaml's Cython composer recurses on the C stack
 and crashes the process on deeply nested input (`[[[[...` 30 000 deep), the event parser does not.
