@@ -34,6 +34,7 @@ class AuditResult(BaseModel):
     findings: list[Finding]
     verdict: Verdict
     notes: list[str] = []  # what was not evaluated, and why
+    excluded: list[str] = []  # findings the config dropped, counted, and why
     timings: dict[str, float] = {}
 
     @property
@@ -136,19 +137,54 @@ def _inside_scalar(text: str, line: int, offset: int) -> int:
     return min(line + offset + (1 if block else 0), len(lines)) or line
 
 
-def _configure(findings: list[Finding], config: PoliciesConfig,
-               changed: dict[str, set[int]] | None) -> list[Finding]:
+@lru_cache(maxsize=256)
+def _glob(pattern: str) -> re.Pattern[str]:
+    """A path glob: `**` spans directories, `*` and `?` stay within one."""
     out = []
+    for part in re.split(r"(\*\*/?|\*|\?)", pattern.strip("/")):
+        if part.startswith("**"):
+            out.append("(?:.*/)?" if part.endswith("/") else ".*")
+        elif part == "*":
+            out.append("[^/]*")
+        elif part == "?":
+            out.append("[^/]")
+        else:
+            out.append(re.escape(part))
+    return re.compile("".join(out))
+
+
+def matches(path: str, patterns: list[str]) -> str | None:
+    """The first glob of `patterns` that `path` matches."""
+    return next((p for p in patterns if _glob(p).fullmatch(path)), None)
+
+
+def _configure(findings: list[Finding], config: PoliciesConfig,
+               changed: dict[str, set[int]] | None) -> tuple[list[Finding], list[str]]:
+    """Findings with the config's modes and severities; and what it dropped, counted."""
+    out = []
+    dropped: dict[str, int] = {}
     for f in findings:
+        glob = matches(f.path, config.exclude) if f.path else None
+        if glob is not None:
+            key = f"{f.rule} in `{f.path}` (policies.exclude `{glob}`)"
+            dropped[key] = dropped.get(key, 0) + 1
+            continue
         override = config.rules.get(f.rule)
+        if override and override.paths is not None and not (
+                f.path and matches(f.path, override.paths)):
+            override = None  # a scoped override: not for this file
         if override and override.mode == "off":
+            scope = (f"policies.rules.{f.rule}.paths `{matches(f.path, override.paths)}`"
+                     if override.paths is not None else f"policies.rules.{f.rule}: off")
+            key = f"{f.rule} in `{f.path or 'the change'}` ({scope})"
+            dropped[key] = dropped.get(key, 0) + 1
             continue
         mode = override.mode if override and override.mode else config.mode
         if changed is not None and f.path not in changed and config.legacy == "report":
             mode = "audit"  # legacy: an untouched file is reported, not blocking
         severity = override.severity if override and override.severity else f.severity
         out.append(f.model_copy(update={"mode": Mode(mode), "severity": Severity(severity)}))
-    return out
+    return out, [f"{key}: {n} finding(s)" for key, n in sorted(dropped.items())]
 
 
 def audit_files(files: Files, *, policy_dirs: list[Path] | None = None,
@@ -188,13 +224,26 @@ def audit_files(files: Files, *, policy_dirs: list[Path] | None = None,
     parsed = marks.get("parsed", evaluated)
 
     unique = {(f.rule, f.path, f.line, f.message): f for f in findings}
-    final = _configure(sorted(unique.values(), key=_order), config, changed)
+    final, excluded = _configure(sorted(unique.values(), key=_order), config, changed)
     return AuditResult(
-        findings=final, verdict=verdict_of(final), notes=notes,
+        findings=final, verdict=verdict_of(final), notes=notes, excluded=excluded,
         timings={"compile": compiled - started, "parse": parsed - compiled,
                  "evaluate": evaluated - parsed, "total": evaluated - started,
                  "documents": float(len(docs))},
     )
+
+
+def with_config_error(result: AuditResult, error: ConfigError) -> AuditResult:
+    """Fail closed on a broken repo config: the team's rules (`policies.dirs`, waivers) are
+    unknown, so the built-in verdict alone cannot pass the change."""
+    finding = Finding(
+        rule="CONFIG001", severity=Severity.HARD, mode=Mode.ENFORCE, path="",
+        message=f"`{CONFIG_PATH}` on the default branch is invalid, so the team's policies "
+        f"(`policies.dirs`) and waivers were not applied: {error.summary()}"[:1000],
+        recourse=f"Fix `{CONFIG_PATH}` on the default branch "
+        "then re-run this check.")
+    findings = [finding, *result.findings]
+    return result.model_copy(update={"findings": findings, "verdict": verdict_of(findings)})
 
 
 def _documents(files: Files, changed: dict[str, set[int]] | None,
@@ -274,6 +323,8 @@ def cli_audit(path: Path, fmt: str, policy_dirs: list[Path]) -> int:
     result = audit_files(files, policy_dirs=dirs, config=config.policies)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
+    for line in result.excluded:
+        print(f"excluded: {line}", file=sys.stderr)
     print(render(result.findings, result.verdict, fmt))
     return 1 if result.verdict is Verdict.FAIL else 0
 

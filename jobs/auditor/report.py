@@ -38,6 +38,7 @@ TITLES = {
     "POLICY001": "Policy does not compile",
     "POLICY002": "Policy evaluation failed",
     "POLICY003": "Policy evaluation took too long",
+    "CONFIG001": "Repo config invalid: team policies not applied",
 }
 
 
@@ -133,7 +134,7 @@ def _cell(text: str) -> str:
 
 def check_summary(findings: Sequence[Finding], verdict: Verdict, changed: set[str],
                   notes: Sequence[str] = (), fixes: Sequence[str] = (),
-                  policy_source: str = "") -> tuple[str, str]:
+                  policy_source: str = "", excluded: Sequence[str] = ()) -> tuple[str, str]:
     """Title and markdown summary: a table by rule in the PR's files (count, what to do),
     then findings in files the PR does not touch, summarized."""
     here = [f for f in findings if not f.path or f.path in changed]
@@ -169,6 +170,8 @@ def check_summary(findings: Sequence[Finding], verdict: Verdict, changed: set[st
                   + ", ".join(f"{r} ×{n}" for r, n in sorted(by_rule.items()))]
     if notes:
         lines += ["", "Not evaluated:"] + [f"- {n}" for n in notes]
+    if excluded:
+        lines += ["", "Excluded by `.github/shipcrew.yml`:"] + [f"- {_cell(e)}" for e in excluded]
     if policy_source:
         lines += ["", policy_source]
     return title, "\n".join(lines)
