@@ -1,6 +1,6 @@
 """Secret scan cost against input size, on files built to make a regex scan backtrack.
 
-    .venv/bin/python bench/secrets.py
+    .venv/bin/python bench/secret_scan.py
 
 Each case is scanned at 60 KB and 120 KB: a linear scan takes about twice as long on the
 second. Cases: lines of `sk-` decoys (the OpenAI pattern's `{20,}` run), one 120 KB line of
