@@ -27,7 +27,7 @@ from jobs.auditor.engine import PolicyError, PolicySet, RawResult, TimedOut
 from jobs.auditor.inputs import Document
 from jobs.auditor.inputs.secret_scan import secret_candidates
 
-INPUT_RULES = ("INPUT", "POLICY")
+INPUT_RULES = ("INPUT", "POLICY", "CONFIG")
 
 
 class AuditResult(BaseModel):

@@ -23,6 +23,7 @@ TITLES = {
     "DKR002": "Final stage runs as root",
     "DKR003": "Remote code piped to a shell or ADD from a URL",
     "DKR004": "Secret in ENV or ARG",
+    "DKR005": "Untrusted BuildKit frontend",
     "K8S001": "Privileged container",
     "K8S002": "Missing resource limits",
     "K8S003": "Host namespaces or hostPath volume",
