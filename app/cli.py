@@ -1,4 +1,4 @@
-"""The `shipcrew` command: serve, web, worker, run, audit."""
+"""The `shipcrew` command: serve, web, worker, run, audit, register."""
 
 from __future__ import annotations
 
@@ -146,6 +146,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return cli_audit(args.path, args.format, args.policy or [])
 
 
+def cmd_register(args: argparse.Namespace) -> int:
+    from app.web.register import cli_register
+
+    return cli_register(args)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="shipcrew", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -180,6 +186,18 @@ def parser() -> argparse.ArgumentParser:
     audit.add_argument("--format", choices=["text", "json", "sarif"], default="text")
     audit.add_argument("--policy", type=Path, action="append")
     audit.set_defaults(func=cmd_audit)
+
+    register = sub.add_parser("register", help="create the GitHub App from app.yml by GitHub's "
+                              "manifest flow; writes .env and prints the install link")
+    register.add_argument("--org", help="register under this organization (default: your user)")
+    register.add_argument("--url", help="the App's public base URL; webhooks go to URL/webhooks")
+    register.add_argument("--host", default="127.0.0.1")
+    register.add_argument("--port", type=int, default=3000)
+    register.add_argument("--manifest", type=Path, default=Path("app.yml"))
+    register.add_argument("--env-file", type=Path, default=Path(".env"))
+    register.add_argument("--api-url", help="GitHub's API (default: GITHUB_API_URL or github.com)")
+    register.add_argument("--github-url", help="GitHub's web origin (default: from the API URL)")
+    register.set_defaults(func=cmd_register)
     return p
 
 
