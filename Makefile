@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install serve test lint bench
+.PHONY: install serve test lint bench browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +13,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) browser
+
+# The browser tests (tests/app/web) drive Debian's chromium through chromium-driver. As root
+# (CI, the dev container) install them when missing; otherwise those tests skip and say why.
+browser:
+	@if ! command -v chromedriver >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+		command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium + chromium-driver for the browser tests"; \
+		(apt-get install -y -q chromium chromium-driver fonts-noto-color-emoji >/dev/null 2>&1 || \
+		 (apt-get update -q >/dev/null && \
+		  apt-get install -y -q chromium chromium-driver fonts-noto-color-emoji >/dev/null)) || \
+		echo "could not install chromium: the browser tests will skip"; \
+	fi
 
 # With no GitHub App configured (no APP_ID and no .env), serve against the bundled
 # GitHub emulator: a local playground that needs no GitHub account.
@@ -28,7 +40,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check app jobs tests bench
 	$(BIN)/mypy
 
-test: lint
+test: lint browser
 	$(BIN)/pytest
 
 bench: $(STAMP)

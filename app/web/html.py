@@ -21,6 +21,7 @@ header b{font-weight:600} main{padding:12px 24px;max-width:1200px}
 section{background:#fff;border:1px solid #d0d7de;border-radius:6px;margin:0 0 16px;padding:8px 16px}
 h2{font-size:16px;margin:6px 0 8px} table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:4px 8px;border-top:1px solid #eaeef2;vertical-align:top}
+td:first-child{white-space:nowrap}
 th{font-weight:600;color:#57606a;border-top:0} code{font-size:13px}
 .ok{color:#1a7f37;font-weight:600} .bad{color:#cf222e;font-weight:600}
 .wait{color:#9a6700;font-weight:600} .muted{color:#57606a}
