@@ -136,7 +136,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         from jobs.crew import render_text
 
-        print(render_text(result))
+        print(render_text(result, args.out))
     return 1 if result["verdict"] == "fail" else 0
 
 
@@ -175,10 +175,13 @@ def parser() -> argparse.ArgumentParser:
                         help="fork a work horse per job (default: see README, measured)")
     worker.set_defaults(func=cmd_worker)
 
-    run = sub.add_parser("run", help="the crew offline on a local checkout")
+    run = sub.add_parser("run", help="the crew offline on a local checkout (a dry run "
+                         "unless --out)")
     run.add_argument("path", type=Path)
     run.add_argument("--json", action="store_true")
-    run.add_argument("--out", type=Path, default=None)
+    run.add_argument("--out", type=Path, default=None,
+                     help="write the generated files under this directory (PATH itself to "
+                          "write into the checkout); without it nothing is written")
     run.set_defaults(func=cmd_run)
 
     audit = sub.add_parser("audit", help="policy verdict on every file under PATH")
