@@ -70,6 +70,8 @@ def test_off_loopback_or_rebound_host_is_refused(crew: Crew) -> None:  # noqa: F
     rebound = httpx.get(crew.url + "/", headers={"Host": "attacker.example"})
     assert rebound.status_code == 403
     assert "loopback only" in rebound.text
+    setup = httpx.get(crew.url + "/setup")
+    assert f"{crew.emulator.url}/apps/shipcrew-test/installations/new" in setup.text
 
 
 def test_token_mode_and_escaping_and_csrf(settings: Settings, redis_conn,  # noqa: F811
