@@ -8,6 +8,7 @@ trail). Reads only; `requeue` is the page's one action.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,13 +18,14 @@ from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.registry import FailedJobRegistry
 
-from app.audit import AuditTrail
+from app.audit import STREAM, AuditTrail
 from app.metrics import DELIVERIES
 from app.queue import QUEUE_ORDER
 
 DECISION_KINDS = {"plan", "generate", "generate_error", "verdict", "gate_decision", "approval",
                   "waiver", "rollback", "authorization", "apply_fixes", "requeue"}
 MAX_GATES = 200
+AUDIT_WINDOW = 2000  # entries read per page view: failed-job errors, gate reasons, decisions
 
 
 @dataclass
@@ -120,8 +122,15 @@ def summary(entry: dict[str, Any]) -> str:
                      if k not in {"kind", "at", "repo", "number", "head_sha"})[:300]
 
 
+def recent_audit(conn: redis.Redis, count: int = AUDIT_WINDOW) -> list[dict[str, Any]]:
+    """The newest `count` audit entries, newest first (one bounded read per page view)."""
+    rows: list[tuple[bytes, dict[bytes, bytes]]] = conn.xrevrange(  # type: ignore[assignment]
+        STREAM, count=count)
+    return [json.loads(data[b"entry"]) for _id, data in rows]
+
+
 def gather(conn: redis.Redis, decisions: int = 25) -> Status:
-    audit = AuditTrail(conn).entries(count=2000)
+    audit = recent_audit(conn)
     table, outcomes = deliveries(conn)
     recent = [e for e in audit if e.get("kind") in DECISION_KINDS][:decisions]
     return Status(deliveries=table, outcomes=outcomes, queues=queues(conn),
