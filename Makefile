@@ -1,11 +1,11 @@
-# Two commands: `make serve` starts the App, `make test` runs the tests.
-# Both create .venv and install the project (pinned in pyproject.toml) on first use.
+# `make serve` starts the App, `make test` runs the tests, `make register` creates the App.
+# Each creates .venv and installs the project (pinned in pyproject.toml) on first use.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install serve test lint bench browser
+.PHONY: install serve test lint bench browser register
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ serve: $(STAMP)
 	else \
 		exec $(BIN)/shipcrew serve; \
 	fi
+
+# Register the GitHub App by GitHub's manifest flow: `make register URL=https://your-host`
+# (ORG=acme for an organization). Writes .env; then `make serve`.
+register: $(STAMP)
+	$(BIN)/shipcrew register $(if $(URL),--url $(URL)) $(if $(ORG),--org $(ORG))
 
 lint: $(STAMP)
 	$(BIN)/ruff check app jobs tests bench
