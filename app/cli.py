@@ -81,16 +81,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # so the workers and the embedded Redis are stopped below.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_cleanly)
+    status = 0
     try:
         uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None,
                     access_log=False)
-    except SystemExit:
-        pass
+    except SystemExit as exc:  # 0 from a stop signal; uvicorn exits 3 when the port is taken
+        status = exc.code if isinstance(exc.code, int) else 1
     finally:
         workers.stop()
         if embedded:
             embedded.stop()
-    return 0
+    return status
 
 
 def cmd_web(args: argparse.Namespace) -> int:
