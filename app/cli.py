@@ -64,7 +64,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from app.embedded import EmbeddedRedis
     from app.main import create_app
     from app.supervise import Workers
+    from app.web.register import serve_setup, unregistered
 
+    if unregistered():  # no App yet: serve /setup (GitHub's manifest flow) until there is one
+        return serve_setup(args.host, args.port)
     settings = _settings_or_exit()
     _setup_logging(settings)
     embedded = None

@@ -150,18 +150,23 @@ class Registration:
     state: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     result: dict[str, str] | None = None
     on_done: Callable[[dict[str, str]], None] | None = None
+    app_yml: str | None = None  # with no manifest: the App's own URL is where it is browsed
 
     async def start_page(self, request: Request) -> Response:
         if self.result:
             return self._done_page()
+        data = self.manifest
+        if not data and self.app_yml is not None:
+            base = str(request.base_url).rstrip("/")
+            data = manifest(self.app_yml, base, f"{base}/callback")
         target = new_app_url(self.web_url, self.org, self.state)
         owner = f"the organization {self.org}" if self.org else "your account"
-        hook = self.manifest["hook_attributes"]["url"]
-        body = (f"<section><h2>Register {esc(self.manifest['name'])} on {esc(self.web_url)}</h2>"
+        hook = data["hook_attributes"]["url"]
+        body = (f"<section><h2>Register {esc(data['name'])} on {esc(self.web_url)}</h2>"
                 f"<p>This creates a GitHub App owned by {esc(owner)} with the permissions and "
                 f"events of <code>app.yml</code>. Webhooks will go to <code>{esc(hook)}</code>."
                 f"</p><form method='post' action='{esc(target)}'>"
-                f"<input type='hidden' name='manifest' value='{esc(json.dumps(self.manifest))}'>"
+                f"<input type='hidden' name='manifest' value='{esc(json.dumps(data))}'>"
                 "<button type='submit' id='register'>Register on GitHub</button></form>"
                 "</section>")
         return page("register the App", body)
@@ -212,12 +217,61 @@ def listen(host: str, port: int) -> Any:
     return sock
 
 
+def serve_until_registered(reg: Registration, sock: Any) -> None:
+    """Serve the registration pages on `sock` until GitHub redirected back (or Ctrl-C)."""
+    import uvicorn
+    from starlette.applications import Starlette
+
+    server = uvicorn.Server(uvicorn.Config(Starlette(routes=reg.routes()), log_config=None,
+                                           access_log=False, lifespan="off"))
+
+    def done(values: dict[str, str]) -> None:
+        server.should_exit = True
+
+    reg.on_done = done
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
+
+
+def unregistered(env_file: Path = Path(".env")) -> bool:
+    """No App yet: no APP_ID in the environment and no .env to read one from."""
+    return not os.environ.get("APP_ID") and not env_file.exists()
+
+
+def serve_setup(host: str, port: int, manifest_path: Path = Path("app.yml"),
+                env_file: Path = Path(".env")) -> int:
+    """`shipcrew serve` before any App exists: `/setup` registers one, then it exits."""
+    import sys
+
+    api_url = (os.environ.get("GITHUB_API_URL") or GITHUB_API_URL).rstrip("/")
+    web_url = web_url_for(api_url)
+    try:
+        app_yml = manifest_path.read_text()
+        sock = listen(host, port)
+    except (OSError, RegistrationError) as exc:
+        print(f"shipcrew: no App registered, and cannot serve /setup: {exc}", file=sys.stderr)
+        return 2
+    reg = Registration({}, web_url, api_url, env_file, app_yml=app_yml)
+    print(f"shipcrew: no GitHub App is configured (no APP_ID, no {env_file}). Open "
+          f"http://{host}:{port}/setup from where GitHub's webhooks will arrive to register "
+          f"one on {web_url} (or run `shipcrew register --url PUBLIC_URL`).",
+          file=sys.stderr, flush=True)
+    serve_until_registered(reg, sock)
+    if reg.result is None:
+        return 1
+    print(f"Registered {reg.result['APP_SLUG']}; credentials in {env_file}. Install it: "
+          f"{install_url(web_url, reg.result['APP_SLUG'])} and start shipcrew again.",
+          file=sys.stderr)
+    return 0
+
+
 def cli_register(args: Any) -> int:
     """`shipcrew register`: serve the start page until GitHub redirects back, then exit."""
     import sys
-
-    import uvicorn
-    from starlette.applications import Starlette
 
     api_url = (args.api_url or os.environ.get("GITHUB_API_URL") or GITHUB_API_URL).rstrip("/")
     web_url = (args.github_url or web_url_for(api_url)).rstrip("/")
@@ -232,23 +286,10 @@ def cli_register(args: Any) -> int:
         return 2
     if warning:
         print(f"shipcrew register: warning: {warning}", file=sys.stderr)
-    server: uvicorn.Server | None = None
-
-    def done(values: dict[str, str]) -> None:
-        assert server is not None
-        server.should_exit = True
-
-    reg = Registration(data, web_url, api_url, args.env_file, org=args.org, on_done=done)
-    server = uvicorn.Server(uvicorn.Config(Starlette(routes=reg.routes()), log_config=None,
-                                           access_log=False, lifespan="off"))
+    reg = Registration(data, web_url, api_url, args.env_file, org=args.org)
     print(f"Open {local}/ in your browser to register {data['name']} on {web_url}"
           + (f" for the organization {args.org}" if args.org else "") + ".", flush=True)
-    try:
-        server.run(sockets=[sock])
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sock.close()
+    serve_until_registered(reg, sock)
     if reg.result is None:
         print("shipcrew register: stopped before GitHub redirected back; nothing written",
               file=sys.stderr)

@@ -115,6 +115,7 @@ def test_serve_embedded_redis_end_to_end(serve_env: dict[str, str], tmp_path: Pa
 def test_serve_without_credentials_says_which(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items()
            if k not in {"APP_ID", "PRIVATE_KEY", "PRIVATE_KEY_PATH", "WEBHOOK_SECRET"}}
+    (tmp_path / ".env").write_text("LOG_LEVEL=INFO\n")  # configured, but without an App id
     proc = subprocess.run([sys.executable, "-m", "app.cli", "serve"], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2

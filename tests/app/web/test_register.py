@@ -3,7 +3,9 @@ App started from the `.env` it wrote, installed from the printed link, and worki
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -143,3 +145,48 @@ def test_callback_with_a_forged_state_writes_nothing(emulator: Emulator,  # noqa
     assert client.get("/callback", params={"code": code, "state": reg.state}).status_code == 200
     assert (tmp_path / ".env").exists()
     assert httpx.post(f"{emulator.url}/app-manifests/{code}/conversions").status_code == 404
+
+
+def _form(html: str) -> tuple[str, dict[str, str]]:
+    """The first form of a page: its action and its named inputs."""
+    from html import unescape
+
+    action = unescape(re.search(r"<form method='post' action='([^']*)'", html).group(1))  # type: ignore[union-attr]
+    fields = {m.group(1): unescape(m.group(2))
+              for m in re.finditer(r"name='([^']+)' value='([^']*)'", html)}
+    return action, fields
+
+
+def test_serve_without_an_app_registers_one_at_setup(emulator: Emulator,  # noqa: F811
+                                                     tmp_path: Path) -> None:
+    (tmp_path / "app.yml").write_text((ROOT / "app.yml").read_text())
+    port = free_port()
+    proc = subprocess.Popen([*SHIPCREW, "serve", "--port", str(port)], cwd=tmp_path,
+                            env={**_env(), "GITHUB_API_URL": emulator.url},
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    try:
+        deadline, page = time.monotonic() + 30, None
+        while page is None and time.monotonic() < deadline:
+            try:
+                page = httpx.get(f"http://127.0.0.1:{port}/setup")
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert page is not None and page.status_code == 200
+        action, fields = _form(page.text)
+        assert json.loads(fields["manifest"])["hook_attributes"]["url"] == (
+            f"http://127.0.0.1:{port}/webhooks")  # where it was browsed
+        confirm = httpx.post(action, data=fields)
+        action, fields = _form(confirm.text)
+        back = httpx.post(f"{emulator.url}{action}", data=fields)
+        assert back.status_code == 302
+        done = httpx.get(back.headers["location"])
+        assert "Registered shipcrew-test" in done.text
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "Open http://127.0.0.1:" in err and "/setup" in err
+    assert "Install it: " in err and "start shipcrew again" in err
+    assert f"APP_ID={emulator.credentials['app_id']}" in (tmp_path / ".env").read_text()
