@@ -150,15 +150,28 @@ class Registration:
     state: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     result: dict[str, str] | None = None
     on_done: Callable[[dict[str, str]], None] | None = None
-    app_yml: str | None = None  # with no manifest: the App's own URL is where it is browsed
+    app_yml: str | None = None  # with no manifest: built per request (see start_page)
+    public_url: str | None = None  # the webhook base then; default: where the page is browsed
+    # Whoever completes the flow decides which App this server runs as: loopback only.
+    local_only: bool = True
+
+    def _refused(self, request: Request) -> Response | None:
+        from app.web import allowed
+
+        if self.local_only and not allowed(request, None):
+            return page("register the App", "<p class='bad'>Registration answers on loopback "
+                        "only (use a port forward).</p>", 403)
+        return None
 
     async def start_page(self, request: Request) -> Response:
+        if refused := self._refused(request):
+            return refused
         if self.result:
             return self._done_page()
         data = self.manifest
         if not data and self.app_yml is not None:
             base = str(request.base_url).rstrip("/")
-            data = manifest(self.app_yml, base, f"{base}/callback")
+            data = manifest(self.app_yml, self.public_url or base, f"{base}/callback")
         target = new_app_url(self.web_url, self.org, self.state)
         owner = f"the organization {self.org}" if self.org else "your account"
         hook = data["hook_attributes"]["url"]
@@ -172,6 +185,8 @@ class Registration:
         return page("register the App", body)
 
     async def callback(self, request: Request) -> Response:
+        if refused := self._refused(request):
+            return refused
         code, state = request.query_params.get("code", ""), request.query_params.get("state")
         if not state or not secrets.compare_digest(state, self.state):
             return page("register the App", "<p class='bad'>This redirect does not belong to "
@@ -255,11 +270,13 @@ def serve_setup(host: str, port: int, manifest_path: Path = Path("app.yml"),
     except (OSError, RegistrationError) as exc:
         print(f"shipcrew: no App registered, and cannot serve /setup: {exc}", file=sys.stderr)
         return 2
-    reg = Registration({}, web_url, api_url, env_file, app_yml=app_yml)
+    reg = Registration({}, web_url, api_url, env_file, app_yml=app_yml,
+                       public_url=os.environ.get("PUBLIC_URL") or None)
+    hooks = os.environ.get("PUBLIC_URL") or f"http://{host}:{port}"
     print(f"shipcrew: no GitHub App is configured (no APP_ID, no {env_file}). Open "
-          f"http://{host}:{port}/setup from where GitHub's webhooks will arrive to register "
-          f"one on {web_url} (or run `shipcrew register --url PUBLIC_URL`).",
-          file=sys.stderr, flush=True)
+          f"http://{host}:{port}/setup (loopback only) to register one on {web_url}; its "
+          f"webhooks will go to {hooks}/webhooks (set PUBLIC_URL to change that; or run "
+          "`shipcrew register --url PUBLIC_URL`).", file=sys.stderr, flush=True)
     serve_until_registered(reg, sock)
     if reg.result is None:
         return 1

@@ -137,7 +137,10 @@ def test_callback_with_a_forged_state_writes_nothing(emulator: Emulator,  # noqa
     data = manifest((ROOT / "app.yml").read_text(), "https://ci.example.com", "http://x/cb")
     reg = Registration(data, emulator.url, emulator.url, tmp_path / ".env")
     code = emulator.control("POST", "/app-manifests", {"manifest": data})["code"]
-    client = TestClient(Starlette(routes=reg.routes()))
+    client = TestClient(Starlette(routes=reg.routes()))  # its client is not on loopback
+    assert client.get("/").status_code == 403
+    assert client.get("/callback", params={"code": code, "state": reg.state}).status_code == 403
+    reg.local_only = False
     assert client.get("/callback", params={"code": code, "state": "forged"}).status_code == 400
     assert not (tmp_path / ".env").exists()
     bad = client.get("/callback", params={"code": "nope", "state": reg.state})
@@ -162,7 +165,8 @@ def test_serve_without_an_app_registers_one_at_setup(emulator: Emulator,  # noqa
     (tmp_path / "app.yml").write_text((ROOT / "app.yml").read_text())
     port = free_port()
     proc = subprocess.Popen([*SHIPCREW, "serve", "--port", str(port)], cwd=tmp_path,
-                            env={**_env(), "GITHUB_API_URL": emulator.url},
+                            env={**_env(), "GITHUB_API_URL": emulator.url,
+                                 "PUBLIC_URL": "https://crew.example.com"},
                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     try:
         deadline, page = time.monotonic() + 30, None
@@ -174,7 +178,9 @@ def test_serve_without_an_app_registers_one_at_setup(emulator: Emulator,  # noqa
         assert page is not None and page.status_code == 200
         action, fields = _form(page.text)
         assert json.loads(fields["manifest"])["hook_attributes"]["url"] == (
-            f"http://127.0.0.1:{port}/webhooks")  # where it was browsed
+            "https://crew.example.com/webhooks")
+        assert json.loads(fields["manifest"])["redirect_url"] == (
+            f"http://127.0.0.1:{port}/callback")  # where it was browsed
         confirm = httpx.post(action, data=fields)
         action, fields = _form(confirm.text)
         back = httpx.post(f"{emulator.url}{action}", data=fields)
@@ -187,6 +193,6 @@ def test_serve_without_an_app_registers_one_at_setup(emulator: Emulator,  # noqa
             proc.terminate()
             proc.communicate(timeout=20)
     assert proc.returncode == 0, err
-    assert "Open http://127.0.0.1:" in err and "/setup" in err
+    assert "Open http://127.0.0.1:" in err and "/setup (loopback only)" in err
     assert "Install it: " in err and "start shipcrew again" in err
     assert f"APP_ID={emulator.credentials['app_id']}" in (tmp_path / ".env").read_text()
