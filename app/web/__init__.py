@@ -69,7 +69,8 @@ def render(s: st.Status, secret: str, token: str | None) -> str:
              for n, q, r, f in s.queues]
     queues = table(["queue", "waiting", "running", "failed"], qrows, "")
     hidden = f"<input type='hidden' name='token' value='{esc(token)}'>" if token else ""
-    frows = [[esc(j["func"]), esc(j["repo"]), f"<code>{esc(j['error'])}</code>", esc(_ago(j["at"])),
+    frows = [[esc(j["func"]), esc(j["repo"]), f"<code>{esc(j['error'])}</code>",
+              f"<span style='white-space:nowrap'>{esc(_ago(j['at']))}</span>",
               f"<form method='post' action='/status/requeue'>{hidden}"
               f"<input type='hidden' name='job' value='{esc(j['job'])}'>"
               f"<input type='hidden' name='csrf' value='{csrf(secret, j['job'])}'>"
@@ -81,7 +82,8 @@ def render(s: st.Status, secret: str, token: str | None) -> str:
     gates = table(["repository", "environment", "commit", "pulls", "waiting for"], grows,
                   "No deployment is waiting.")
     drows = [[esc(_ago(d.get("at"))), esc(d.get("repo")),
-              esc(f"#{d['number']}" if d.get("number") else ""), badge(d.get("kind")),
+              esc(" ".join(f"#{n}" for n in ([d["number"]] if d.get("number") else
+                                               d.get("pulls") or []))), badge(d.get("kind")),
               esc(st.summary(d))] for d in s.decisions]
     decisions = table(["when", "repository", "pull", "what", "decision and reasons"], drows,
                       "Nothing decided yet.")
