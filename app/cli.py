@@ -1,4 +1,4 @@
-"""The `shipcrew` command: serve, web, worker, run, audit."""
+"""The `shipcrew` command: serve, web, worker, run, audit, register."""
 
 from __future__ import annotations
 
@@ -64,7 +64,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from app.embedded import EmbeddedRedis
     from app.main import create_app
     from app.supervise import Workers
+    from app.web.register import serve_setup, unregistered
 
+    if unregistered():  # no App yet: serve /setup (GitHub's manifest flow) until there is one
+        return serve_setup(args.host, args.port)
     settings = _settings_or_exit()
     _setup_logging(settings)
     embedded = None
@@ -81,16 +84,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # so the workers and the embedded Redis are stopped below.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_cleanly)
+    status = 0
     try:
         uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None,
                     access_log=False)
-    except SystemExit:
-        pass
+    except SystemExit as exc:  # 0 from a stop signal; uvicorn exits 3 when the port is taken
+        status = exc.code if isinstance(exc.code, int) else 1
     finally:
         workers.stop()
         if embedded:
             embedded.stop()
-    return 0
+    return status
 
 
 def cmd_web(args: argparse.Namespace) -> int:
@@ -136,7 +140,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         from jobs.crew import render_text
 
-        print(render_text(result))
+        print(render_text(result, args.out))
     return 1 if result["verdict"] == "fail" else 0
 
 
@@ -144,6 +148,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from jobs.auditor.core import cli_audit
 
     return cli_audit(args.path, args.format, args.policy or [])
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    from app.web.register import cli_register
+
+    return cli_register(args)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -169,10 +179,13 @@ def parser() -> argparse.ArgumentParser:
                         help="fork a work horse per job (default: see README, measured)")
     worker.set_defaults(func=cmd_worker)
 
-    run = sub.add_parser("run", help="the crew offline on a local checkout")
+    run = sub.add_parser("run", help="the crew offline on a local checkout (a dry run "
+                         "unless --out)")
     run.add_argument("path", type=Path)
     run.add_argument("--json", action="store_true")
-    run.add_argument("--out", type=Path, default=None)
+    run.add_argument("--out", type=Path, default=None,
+                     help="write the generated files under this directory (PATH itself to "
+                          "write into the checkout); without it nothing is written")
     run.set_defaults(func=cmd_run)
 
     audit = sub.add_parser("audit", help="policy verdict on every file under PATH")
@@ -180,6 +193,18 @@ def parser() -> argparse.ArgumentParser:
     audit.add_argument("--format", choices=["text", "json", "sarif"], default="text")
     audit.add_argument("--policy", type=Path, action="append")
     audit.set_defaults(func=cmd_audit)
+
+    register = sub.add_parser("register", help="create the GitHub App from app.yml by GitHub's "
+                              "manifest flow; writes .env and prints the install link")
+    register.add_argument("--org", help="register under this organization (default: your user)")
+    register.add_argument("--url", help="the App's public base URL; webhooks go to URL/webhooks")
+    register.add_argument("--host", default="127.0.0.1")
+    register.add_argument("--port", type=int, default=3000)
+    register.add_argument("--manifest", type=Path, default=Path("app.yml"))
+    register.add_argument("--env-file", type=Path, default=Path(".env"))
+    register.add_argument("--api-url", help="GitHub's API (default: GITHUB_API_URL or github.com)")
+    register.add_argument("--github-url", help="GitHub's web origin (default: from the API URL)")
+    register.set_defaults(func=cmd_register)
     return p
 
 

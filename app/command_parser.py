@@ -18,6 +18,7 @@ a Cyrillic letter never turns text into a command. Bodies are cut at MAX_BODY ch
 
 from __future__ import annotations
 
+import difflib
 import re
 from enum import StrEnum
 
@@ -63,10 +64,16 @@ USAGE: dict[CommandName, tuple[str, str]] = {
     CommandName.WAIVE: ("RULE reason", "waive a failing policy rule for this PR"),
 }
 
-HELP_TEXT = "shipcrew commands (`/crew ...` or `@app ...`, one per line):\n\n" + "\n".join(
-    f"- `/crew {' '.join(filter(None, (name.value, args)))}`: {text}"
-    for name, (args, text) in USAGE.items()
-)
+
+
+def help_text(app_slug: str) -> str:
+    """The help, naming this App's real mention (`@<slug>`), one line per command."""
+    return f"shipcrew commands (`/crew ...` or `@{app_slug} ...`, one per line):\n\n" + "\n".join(
+        f"- `/crew {' '.join(filter(None, (name.value, args)))}`: {text}"
+        for name, (args, text) in USAGE.items())
+
+
+HELP_TEXT = help_text("shipcrew")  # the default App's; replies use help_text(real slug)
 
 DEFAULT_PERMISSIONS: dict[CommandName, str] = {
     CommandName.HELP: "read",
@@ -88,7 +95,7 @@ TEAM_COMMANDS = frozenset(
 ARTIFACTS = ("workflows", "docker", "helm")
 
 _ENV = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,254}", re.ASCII)
-_RULE = re.compile(r"[A-Z]+[0-9]+", re.ASCII)
+_RULE = re.compile(r"[A-Z][A-Z0-9]{0,18}[0-9]", re.ASCII)  # GHA002, K8S005, INPUT001
 _WORD = re.compile(r"[a-z]+", re.ASCII)
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
 _HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
@@ -112,6 +119,7 @@ class ParseResult(BaseModel):
 
     commands: list[Command] = []
     errors: list[str] = []
+    app_slug: str = "shipcrew"
 
     @property
     def ignore(self) -> bool:
@@ -121,7 +129,7 @@ class ParseResult(BaseModel):
         """The answer for the problems (empty when there are none), help text included."""
         if not self.errors:
             return ""
-        return "\n".join(f"- {e}" for e in self.errors) + "\n\n" + HELP_TEXT
+        return "\n".join(f"- {e}" for e in self.errors) + "\n\n" + help_text(self.app_slug)
 
 
 def is_actionable(action: str, sender_type: str, sender_login: str, app_slug: str) -> bool:
@@ -134,7 +142,7 @@ def is_actionable(action: str, sender_type: str, sender_login: str, app_slug: st
 
 def parse_comment(body: str, app_slug: str) -> ParseResult:
     prefixes = ("/crew", f"@{app_slug}[bot]", f"@{app_slug}")
-    result = ParseResult()
+    result = ParseResult(app_slug=app_slug)
     for number, line in _visible_lines(body[:MAX_BODY]):
         rest = _strip_prefix(line, prefixes)
         if rest is None:
@@ -194,13 +202,20 @@ def _split(text: str) -> tuple[str, str]:
     return first, rest.strip(_SPACE)
 
 
+def did_you_mean(word: str, choices: list[str]) -> str:
+    """` (did you mean `x`?)` for a near miss, else empty."""
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"; did you mean `{close[0]}`?" if close else ""
+
+
 def _parse_line(rest: str, number: int, text: str) -> Command | str:
     word, args = _split(rest)
-    if not word.isascii():
-        return f"line {number}: unknown command `{_code(word[:40])}`"
     name = word.lower() or "help"
-    if not _WORD.fullmatch(name) or name not in CommandName.__members__.values():
-        return f"line {number}: unknown command `{_code(word[:40])}`"
+    if not word.isascii() or not _WORD.fullmatch(name) or \
+            name not in CommandName.__members__.values():
+        hint = did_you_mean(name, [c.value for c in CommandName]) if word.isascii() else ""
+        return (f"line {number}: unknown command `{_code(word[:40])}` in "
+                f"`{_code(text[:120])}`{hint}")
     cmd = CommandName(name)
     first, extra = _split(args)
     # Case-fold only ASCII: str.upper()/lower() turn some non-ASCII letters into ASCII ones.
@@ -208,7 +223,8 @@ def _parse_line(rest: str, number: int, text: str) -> Command | str:
 
     def usage(problem: str) -> str:
         syntax = " ".join(filter(None, ("/crew", cmd.value, USAGE[cmd][0])))
-        return f"line {number}: `/crew {cmd.value}` {problem} (usage: `{syntax}`)"
+        return (f"line {number}: `/crew {cmd.value}` {problem}: you wrote "
+                f"`{_code(text[:120])}` (usage: `{syntax}`)")
 
     fields: dict[str, str | None] = {}
     if cmd in (CommandName.HELP, CommandName.PLAN, CommandName.AUDIT):

@@ -64,7 +64,10 @@ class EmbeddedRedis:
             "--logfile", str(self.state_dir / "redis.log"),
         ]
         log = self.state_dir / "redis.log"
+        # Its own session: a Ctrl-C in the terminal reaches the App and its workers, which stop
+        # first; this server is stopped after them (by stop() or its parent's death).
         self.process = subprocess.Popen(args, preexec_fn=_die_with_parent,
+                                        start_new_session=True,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -26,6 +26,7 @@ from app.logs import bound_delivery
 from app.queue import enqueue
 from app.routing import Router
 from app.settings import Settings
+from app.web import routes as web_routes
 from app.webhooks import MAX_BODY_BYTES, Delivery, Rejection, parse_delivery
 
 log = logging.getLogger("shipcrew.web")
@@ -150,6 +151,7 @@ def create_app(
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics_endpoint),
+        *web_routes(settings, conn),  # the status page at / and /setup (app/web)
     ])
     app.state.redis = conn
     app.state.settings = settings

@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     state_dir: Path = Path(".shipcrew")
     app_slug: str | None = Field(default=None, description="the App's slug; its bot is <slug>[bot]")
     openai_api_key: SecretStr | None = None
+    status_token: SecretStr | None = None  # the status page off loopback (app/web)
     openai_base_url: str | None = None
     openai_model: str | None = None
 

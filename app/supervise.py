@@ -26,8 +26,10 @@ class Workers:
         self._thread = threading.Thread(target=self._watch, daemon=True, name="workers")
 
     def _spawn(self) -> subprocess.Popen[bytes]:
+        # Own session: a Ctrl-C in the terminal reaches `serve` only, which stops the workers
+        # with SIGTERM (RQ's warm shutdown), never a worker still importing (a traceback).
         return subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=self.env,
-                                preexec_fn=_die_with_parent)
+                                preexec_fn=_die_with_parent, start_new_session=True)
 
     def start(self) -> Workers:
         for _ in range(self.count):

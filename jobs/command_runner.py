@@ -18,12 +18,12 @@ import redis
 
 from app import comments
 from app.command_parser import (
-    HELP_TEXT,
     TEAM_COMMANDS,
     Command,
     CommandName,
     ParseResult,
     authorize,
+    help_text,
     parse_comment,
 )
 from app.config import ConfigError, RepoConfig
@@ -95,7 +95,7 @@ def _decisions(decided: list[GateDecision]) -> str:
 
 
 def run_help(run: Run) -> str:
-    return HELP_TEXT
+    return help_text(get_settings().app_slug or "shipcrew")
 
 
 def run_plan(run: Run) -> str:

@@ -49,14 +49,16 @@ def _policy_dirs(root: Path, config: RepoConfig) -> list[Path]:
     return [d for d in dirs if d.is_dir()]
 
 
-def render_text(result: dict[str, Any]) -> str:
+def render_text(result: dict[str, Any], out: Path | None = None) -> str:
+    """Human output; without `out` it is a dry run and says so (nothing was written)."""
     lines = ["Stacks:"]
     for s in result["stacks"]:
         lines.append(f"  {s['path']}: {s['language']} {s['kind']}"
                      f"{' (' + s['framework'] + ')' if s.get('framework') else ''}")
     lines.append("Artifacts:")
     for a in result["artifacts"]:
-        lines.append(f"  {a['action']:<6} {a['path']}  ({a['reason']})")
+        verb = a["action"] if out is not None or a["action"] == "skip" else f"would {a['action']}"
+        lines.append(f"  {verb:<6} {a['path']}  ({a['reason']})")
     if result["validation"]:
         lines.append("Validation failures:")
         for v in result["validation"]:
@@ -67,4 +69,11 @@ def render_text(result: dict[str, Any]) -> str:
         lines.append(f"  {f['rule']} {f['severity']}/{f['mode']} {f['path']}:{f['line'] or ''} "
                      f"{f['message']}")
     lines.append(f"Verdict: {result['verdict']}")
+    writes = [a for a in result["artifacts"] if a["action"] != "skip"]
+    if writes and out is None:
+        lines.append(f"Dry run: nothing written. To write the {len(writes)} "
+                     f"file{'s' if len(writes) != 1 else ''}: shipcrew run PATH --out DIR "
+                     "(--out PATH writes into the checkout itself)")
+    elif writes:
+        lines.append(f"Wrote {len(writes)} file{'s' if len(writes) != 1 else ''} under {out}")
     return "\n".join(lines)

@@ -10,6 +10,7 @@ not be read.
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from app import POLICIES_DIR
 from jobs.auditor.report import TITLES
 
 _LITERAL = re.compile(r'"((?:[^"\\\n]|\\.)*)"(\s*:)?')
-_HEADER = re.compile(r"^#\s*-+\s*([A-Z]+[0-9]+):\s*(.*?)\s*-*\s*$", re.MULTILINE)
+_HEADER = re.compile(r"^#\s*-+\s*([A-Z][A-Z0-9]*[0-9]):\s*(.*?)\s*-*\s*$", re.MULTILINE)
 MIN_SENTENCE = 20
 
 
@@ -41,13 +42,42 @@ def find_rule(rule: str, policy_dirs: list[Path]) -> tuple[Path, str] | None:
     return None
 
 
+def known_rules(policy_dirs: list[Path]) -> dict[str, str]:
+    """Every rule id and its title: each `# --- ID: title ---` header of a policy, and the
+    report's titles (which win)."""
+    found: dict[str, str] = {}
+    for d in policy_dirs:
+        for path in sorted(d.glob("*.rego")):
+            found.update(_HEADER.findall(path.read_text(encoding="utf-8", errors="replace")))
+    return dict(sorted({**found, **TITLES}.items()))
+
+
+def close_rules(rule: str, known: list[str], n: int = 3) -> list[str]:
+    """Rules a typo most likely meant: the same family (K8S, GHA, ...) by nearest number first,
+    then any look-alike."""
+    m = re.fullmatch(r"([A-Z][A-Z0-9]*?)([0-9]+)", rule)
+    family = [k for k in known if m and re.fullmatch(rf"{m.group(1)}[0-9]+", k)]
+    if m and family:
+        number = int(m.group(2))
+        return sorted(family, key=lambda k: (abs(int(k[len(m.group(1)):]) - number), k))[:n]
+    return difflib.get_close_matches(rule, known, n=n, cutoff=0.5)
+
+
+def unknown_rule(rule: str, known: dict[str, str]) -> str:
+    close = close_rules(rule, list(known))
+    text = f"`{rule}` is not a rule of the policies here."
+    if close:
+        names = ", ".join(f"`{c}` ({known[c]})" for c in close)
+        text += f" The closest {'one is' if len(close) == 1 else 'ones are'}: {names}."
+    return text + f" All {len(known)} rules: {', '.join(known)}."
+
+
 def explain(rule: str, policy_dirs: list[Path] | None = None) -> str:
     rule = rule.upper()
     dirs = policy_dirs if policy_dirs is not None else [POLICIES_DIR]
     found = find_rule(rule, dirs)
     if found is None:
-        known = ", ".join(sorted(TITLES))
-        return f"`{rule}` is not a rule of the policies here. Known rules: {known}."
+        return unknown_rule(rule, known_rules(dirs))
     path, body = found
     sentences = [_unescape(m.group(1)) for m in _LITERAL.finditer(body)
                  if not m.group(2) and len(m.group(1)) >= MIN_SENTENCE]

@@ -273,3 +273,18 @@ def test_allow_author_and_approval_tiers() -> None:
     # Production is case-insensitive, and low risk needs no approval, so no conflict of duty.
     assert _auth("/crew approve Production", permission="admin", is_author=True,
                  risk_tier="low").allowed
+
+
+def test_replies_name_the_real_slug_quote_the_user_and_suggest() -> None:
+    reply = parse_comment("/crew aprove production\n/crew approve", "acme-crew").reply()
+    assert "line 1: unknown command `aprove` in `/crew aprove production`; did you mean " \
+           "`approve`?" in reply
+    assert "line 2: `/crew approve` needs an environment name: you wrote `/crew approve`" in reply
+    assert "`@acme-crew ...`" in reply and "@app" not in reply
+    assert "did you mean" not in parse_comment("/crew frobnicate", SLUG).reply()
+
+
+@pytest.mark.parametrize("rule", ["K8S005", "GHA002", "INPUT001", "POLICY001"])
+def test_every_built_in_rule_id_parses(rule: str) -> None:
+    [cmd] = parse_comment(f"/crew explain {rule.lower()}", SLUG).commands
+    assert cmd.rule == rule

@@ -115,6 +115,7 @@ def test_serve_embedded_redis_end_to_end(serve_env: dict[str, str], tmp_path: Pa
 def test_serve_without_credentials_says_which(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items()
            if k not in {"APP_ID", "PRIVATE_KEY", "PRIVATE_KEY_PATH", "WEBHOOK_SECRET"}}
+    (tmp_path / ".env").write_text("LOG_LEVEL=INFO\n")  # configured, but without an App id
     proc = subprocess.run([sys.executable, "-m", "app.cli", "serve"], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
@@ -127,3 +128,17 @@ def test_malformed_setting_is_named(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.startswith("shipcrew: configuration error: APP_ID:")
+
+
+def test_serve_on_a_taken_port_exits_non_zero_and_cleans_up(serve_env: dict[str, str],
+                                                            tmp_path: Path) -> None:
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen(1)
+        port = held.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-m", "app.cli", "serve", "--port", str(port),
+                               "--workers", "1"], env=serve_env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=90)
+    assert proc.returncode != 0  # uvicorn's startup failure (3)
+    assert "address already in use" in proc.stderr
+    assert not (tmp_path / "state" / "redis.sock").exists()  # the embedded Redis stopped

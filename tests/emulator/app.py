@@ -16,6 +16,7 @@ from tests.emulator import (
     routes_deploy,
     routes_git,
     routes_pulls,
+    routes_web,
 )
 from tests.emulator.api import Runtime, error_response
 from tests.emulator.auth import new_app
@@ -45,6 +46,7 @@ def create_app(store: Store | None = None) -> Starlette:
         *routes_pulls.ROUTES,
         *routes_deploy.ROUTES,
         *routes_archive.ROUTES,
+        *routes_web.ROUTES,
         *control_more.ROUTES,  # before control: more specific /check-runs/{id}/action
         *control.ROUTES,
     ]

@@ -19,7 +19,7 @@ from tests.emulator.api import ApiError, Runtime, not_found
 from tests.emulator.render_more import comment, pull, pull_head_sha
 from tests.emulator.repos import commit_files, create_repo, install
 from tests.emulator.routes_pulls import add_comment
-from tests.emulator.state import Pull, Repo, Store, now_iso
+from tests.emulator.state import Installation, Pull, Repo, Store, now_iso
 
 P = "/_emulator"
 RP = "/_emulator/repos/{owner}/{repo}"
@@ -80,24 +80,35 @@ def create_repository(rt: Runtime, p: dict, body: dict) -> tuple[int, Any]:
     branch = body.get("default_branch") or "main"
     repo = create_repo(s, owner, name, body.get("files") or {}, branch)
     repo.private = bool(body.get("private", False))
-    inst, created = install(s, repo)
-    short = {"id": repo.id, "node_id": render.node_id("Repository", repo.id), "name": name,
-             "full_name": repo.full_name, "private": repo.private}
-    sender = body.get("sender") or owner
+    inst = None if body.get("install") is False else install_repos(rt, [repo],
+                                                                    body.get("sender") or owner)
+    return 201, {"full_name": repo.full_name, "installation_id": inst.id if inst else None,
+                 "id": repo.id,
+                 "default_branch": repo.default_branch,
+                 "head_sha": repo.refs[f"heads/{repo.default_branch}"]}
+
+
+def install_repos(rt: Runtime, repos: list[Repo], sender: str) -> Installation:
+    """Cover `repos` (one owner) by the App, as the installation page or `POST /repos` does:
+    `installation.created` for a new installation, else `installation_repositories.added`."""
+    s = rt.store
+    inst, created = install(s, repos[0])
+    for repo in repos[1:]:
+        install(s, repo)
+    short = [{"id": r.id, "node_id": render.node_id("Repository", r.id), "name": r.name,
+              "full_name": r.full_name, "private": r.private} for r in repos]
     if created:
         payload = rt.hooks.envelope(None, sender, action="created",
                                     installation=render.installation(s, inst),
-                                    repositories=[short], requester=None)
+                                    repositories=short, requester=None)
         rt.hooks.emit("installation", payload)
     else:
         payload = rt.hooks.envelope(None, sender, action="added",
                                     installation=render.installation(s, inst),
-                                    repository_selection="selected", repositories_added=[short],
+                                    repository_selection="selected", repositories_added=short,
                                     repositories_removed=[], requester=None)
         rt.hooks.emit("installation_repositories", payload)
-    return 201, {"full_name": repo.full_name, "installation_id": inst.id, "id": repo.id,
-                 "default_branch": repo.default_branch,
-                 "head_sha": repo.refs[f"heads/{repo.default_branch}"]}
+    return inst
 
 
 def open_pull(rt: Runtime, p: dict, body: dict) -> tuple[int, Any]:

@@ -37,3 +37,13 @@ def test_a_rule_written_another_way_is_named_without_recourse(tmp_path: Path) ->
     text = explain("ORG001", [tmp_path])
     assert text.startswith("**ORG001: ORG001** (`custom.rego`)")
     assert "could not be read" in text
+
+
+def test_unknown_rule_names_the_closest_of_its_family() -> None:
+    text = explain("K8S099")
+    assert text.startswith("`K8S099` is not a rule of the policies here. The closest ones are: "
+                           "`K8S011`")
+    assert "`K8S010`" in text and "`K8S009`" in text
+    assert "GHA001" in text  # and every rule, for the rest
+    one = explain("SEC01")
+    assert "The closest one is: `SEC001`" in one
