@@ -149,7 +149,7 @@ def approval_problem(gate: ApprovalGate, approval: Approval, ev: Evidence) -> st
     user = approval.user.lower()
     if approval.environment.lower() != ev.environment.lower():
         return "for another environment"
-    if approval.sha and approval.sha != ev.sha:
+    if approval.sha and approval.sha != ev.sha and approval.sha not in ev.same_as:
         return f"given for {approval.sha[:7]}, an older push"
     if not gate.allow_author and user in {ev.pr_author.lower(), ev.last_pusher.lower()}:
         return "author or last pusher (separation of duties)"
@@ -174,8 +174,9 @@ def _approval(gate: ApprovalGate, ev: Evidence) -> GateResult:
         if problem is None:
             counted.setdefault(a.user.lower(), a)
         elif a.environment.lower() == ev.environment.lower():
-            refused.append(f"@{a.user} not counted: {problem}")
-    who = ", ".join(f"@{a.user}" for a in counted.values())
+            where = f" in {a.via}" if a.via else ""
+            refused.append(f"@{a.user}{where} not counted: {problem}")
+    who = ", ".join(f"@{a.user}" + (f" in {a.via}" if a.via else "") for a in counted.values())
     if len(counted) >= gate.count:
         return GateResult(kind="approval", state="met",
                           reason=f"approval: {len(counted)} of {gate.count} ({who})")

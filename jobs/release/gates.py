@@ -205,6 +205,7 @@ class Approval(BaseModel):
     at: AwareDatetime
     note: str = ""
     sha: str | None = None  # the head it was given for; an approval of an older push is stale
+    via: str = ""  # where it was given: "" for `/crew approve`, "GitHub review" for the dialog
 
 
 class Waiver(BaseModel):
@@ -231,6 +232,9 @@ class Evidence(BaseModel):
     approvals: list[Approval] = []
     waivers: list[Waiver] = []
     now: AwareDatetime
+    # Commits whose approvals hold for `sha`: a merge commit whose tree is the approved PR
+    # head's (app.lineage) inherits that head's approvals.
+    same_as: list[str] = []
 
 
 class GateResult(BaseModel):
