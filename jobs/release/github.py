@@ -173,7 +173,7 @@ def evaluate(ctx: JobContext, store: GateStore, gate: PendingGate, trigger: str)
         },
     )
     if gathered is not None and isinstance(config, RepoConfig):
-        _update_packets(ctx, store, gathered, config)
+        update_packets(ctx, store, gathered, config)
     return decision
 
 
@@ -226,7 +226,7 @@ def _schedule(ctx: JobContext, gate: PendingGate, decision: GateDecision) -> Non
                 "environment": gate.environment})
 
 
-def _update_packets(ctx: JobContext, store: GateStore, g: _Gathered, config: RepoConfig) -> None:
+def update_packets(ctx: JobContext, store: GateStore, g: _Gathered, config: RepoConfig) -> None:
     if not g.pulls:
         return
     found = find_delivery_workflow(ctx, ctx.default_branch)
@@ -238,9 +238,15 @@ def _update_packets(ctx: JobContext, store: GateStore, g: _Gathered, config: Rep
         for env in the_plan.environments:
             last = store.last_decision(env.name, g.evidence.sha) or store.last_decision(
                 env.name, pr.head_sha)
+            state: str = last.state if last else ""
+            reasons = last.reasons if last else []
+            deployed = trunk.packet_state(history, store.decisions(pr.number), env.name,
+                                          g.evidence.sha)
+            if deployed is not None:
+                state, reasons = deployed[0], deployed[1] or reasons
             envs.append(PacketEnvironment(
                 name=env.name, gates=[x.describe() for x in env.gates],
-                state=last.state if last else "", reasons=last.reasons if last else []))
+                state=state, reasons=reasons))
         packet = ReleasePacket(
             number=pr.number, sha=pr.head_sha, tier=g.classification.tier,
             tier_reasons=g.classification.reasons, environments=envs,

@@ -13,6 +13,7 @@ from typing import Any
 import redis
 
 from app import comments
+from app.config import RepoConfig
 from app.context import JobContext, job_context
 from app.github import ClientFactory
 from app.logs import bound_delivery
@@ -21,7 +22,7 @@ from jobs.release.dispatch import dispatch
 from jobs.release.evidence import pulls_for_sha
 from jobs.release.github import reevaluate_pending
 from jobs.release.history import BAD_STATES, GOOD_STATES, DeploymentRecord, rollback_target
-from jobs.release.store import GateStore
+from jobs.release.store import GateStore, PendingGate
 
 
 def rollback(ctx: JobContext, store: GateStore, environment: str, failed_sha: str, *,
@@ -82,6 +83,7 @@ def _follow(ctx: JobContext, store: GateStore, deployment_id: int, environment: 
                      deployment_id=deployment_id, by=creator)
     if state in GOOD_STATES:
         decided = reevaluate_pending(ctx, store, sha, trigger=f"{environment} deployed")
+        refresh_packets(ctx, store, environment, sha, ref)
         return {"status": "recorded", "reevaluated": len(decided)}
     if not store.once("rollback", deployment_id):
         return {"status": "duplicate"}
@@ -91,4 +93,18 @@ def _follow(ctx: JobContext, store: GateStore, deployment_id: int, environment: 
             f"{text}")
     for pr in pulls_for_sha(ctx, sha, []):
         comments.post(ctx, pr.number, body)
+    refresh_packets(ctx, store, environment, sha, ref)
     return {"status": "rolled_back", "message": text}
+
+
+def refresh_packets(ctx: JobContext, store: GateStore, environment: str, sha: str,
+                    ref: str) -> None:
+    """The release packets of the PRs behind `sha` show how its deployment went."""
+    from jobs.release.github import gather, update_packets
+
+    config = ctx.config
+    if not isinstance(config, RepoConfig):
+        return
+    gate = PendingGate(installation_id=ctx.installation_id, repo=ctx.repo, run_id=0,
+                       environment=environment, sha=sha, ref=ref, created_at=gate_store.clock())
+    update_packets(ctx, store, gather(ctx, store, gate, config), config)

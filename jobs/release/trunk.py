@@ -29,8 +29,14 @@ from jobs.release.gates import (
     PredecessorGate,
     environment_config,
 )
-from jobs.release.history import DeploymentRecord, good_versions
-from jobs.release.store import PendingGate
+from jobs.release.history import (
+    BAD_STATES,
+    GOOD_STATES,
+    DeploymentRecord,
+    good_versions,
+    in_environment,
+)
+from jobs.release.store import DecisionRecord, PendingGate
 
 
 @dataclass
@@ -71,8 +77,27 @@ def origin(ctx: JobContext, gate: PendingGate, config: RepoConfig) -> Origin:
 
 
 def rollback_of(history: list[DeploymentRecord], environment: str, sha: str) -> bool:
-    """A deployment of a version whose last outcome in `environment` was a success."""
-    return sha in good_versions(history, environment)
+    """Going back: a version whose last outcome in `environment` was a success, while the
+    environment's latest deployment is of another version (or failed). Deploying again what
+    runs there now is an ordinary deployment."""
+    if sha not in good_versions(history, environment):
+        return False
+    latest = in_environment(history, environment)[-1]
+    return latest.sha != sha or latest.state not in GOOD_STATES
+
+
+def packet_state(history: list[DeploymentRecord], decisions: list[DecisionRecord],
+                 environment: str, sha: str) -> tuple[str, list[str]] | None:
+    """What the release packet shows for `sha` in `environment` once it was deployed: the
+    outcome, with the reasons of the decision that let it through."""
+    runs = [r for r in in_environment(history, environment)
+            if r.sha == sha and r.state in GOOD_STATES | BAD_STATES]
+    if not runs:
+        return None
+    let_through = [d for d in decisions if d.environment.lower() == environment.lower()
+                   and d.sha == sha and d.state == "approved"]
+    reasons = let_through[-1].reasons if let_through else []
+    return ("deployed" if runs[-1].state in GOOD_STATES else "deploy failed"), reasons
 
 
 def bypass(gates: list[Gate], environment: str, config: RepoConfig) -> tuple[list[Gate], str]:
