@@ -21,17 +21,16 @@ CONFIG = """environments:
 """
 
 
-def _cli(emulator: Emulator, capsys: pytest.CaptureFixture[str], token: str,
+def _cli(emu: Emulator, capsys: pytest.CaptureFixture[str], token: str,
          *args: str) -> tuple[int, str]:
     code = main(["environments", *args, "acme/shop", "--token", token, "--api-url",
-                 emulator.url, "--app-id", str(emulator.store.app.id), "--app-slug",
-                 emulator.store.app.slug])
+                 emu.url, "--app-id", str(emu.store.app.id), "--app-slug", emu.store.app.slug])
     out = capsys.readouterr()
     return code, out.out + out.err
 
 
 def test_plan_then_apply_is_idempotent_and_only_adds(
-        emulator: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+        emulator: Emulator, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
     emulator.create_repo("acme", "shop", {".github/shipcrew.yml": CONFIG}, org=True)
     emulator.control("POST", "/orgs/acme/teams/sre/members", {"user": "sam"})
     emulator.control("POST", "/repos/acme/shop/collaborators",
@@ -68,7 +67,7 @@ def test_plan_then_apply_is_idempotent_and_only_adds(
     assert (code, out.strip()) == (0, "acme/shop: environments are up to date")
 
 
-def test_without_an_admin_token_it_says_so(emulator: Emulator,
+def test_without_an_admin_token_it_says_so(emulator: Emulator,  # noqa: F811
                                            capsys: pytest.CaptureFixture[str]) -> None:
     emulator.create_repo("acme", "shop", {".github/shipcrew.yml": CONFIG}, org=True)
     emulator.control("POST", "/repos/acme/shop/collaborators",
