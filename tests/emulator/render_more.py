@@ -112,7 +112,8 @@ def label(store: Store, repo: Repo, name: str) -> dict:
     ident = 5000 + sum(map(ord, name))
     return {"id": ident, "node_id": node_id("Label", ident), "name": name,
             "url": f"{store.base_url}/repos/{repo.full_name}/labels/{name}",
-            "color": "ededed", "default": False, "description": None}
+            "color": "ededed", "default": False, "description": None, "archived_at": None,
+            "archived_by": None}
 
 
 def _association(repo: Repo, login: str) -> str:
