@@ -94,6 +94,10 @@ def _checks(gate: ChecksGate, ev: Evidence) -> GateResult:
             parts.append(_names(running))
         return GateResult(kind="checks", state="pending",
                           reason="checks: waiting for " + ", ".join(parts))
+    if not runs and gate.at_least_one:
+        return GateResult(kind="checks", state="pending",
+                          reason=f"checks: waiting for at least one CI check run on {ev.sha[:7]}"
+                          " (none reported; shipcrew's own do not count)")
     if not runs:
         return GateResult(kind="checks", state="met",
                           reason=f"checks: no check runs reported on {ev.sha[:7]}")
@@ -119,6 +123,8 @@ def _policy(ev: Evidence) -> GateResult:
 
 
 def _predecessor(gate: PredecessorGate, ev: Evidence) -> GateResult:
+    if not gate.exists:
+        return GateResult(kind="predecessor", state="pending", reason=gate.missing())
     since: datetime | None = None  # start of the current run of successes of this SHA there
     for record in in_environment(ev.deployments, gate.environment):
         if record.sha != ev.sha:
