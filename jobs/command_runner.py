@@ -34,6 +34,7 @@ from app.logs import bound_delivery
 from app.queue import JobSpec, Urgency, enqueue
 from app.settings import get_settings
 from jobs.auditor.explain import explain
+from jobs.auditor.waivers import republish
 from jobs.release import evidence
 from jobs.release import store as gate_store
 from jobs.release.dispatch import dispatch
@@ -193,6 +194,7 @@ def run_waive(run: Run) -> str:
     run.store.add_waiver(run.pr.number, waiver)
     run.ctx.audit.record("waiver", repo=run.ctx.repo, number=run.pr.number, who=run.actor,
                          rule=rule, reason=run.command.note, sha=run.pr.head_sha)
+    republish(run.ctx, run.pr.head_sha, run.store.waivers([run.pr.number]))
     decided = reevaluate_pending(run.ctx, run.store, run.pr.head_sha,
                                  trigger=f"waiver of {rule} by @{run.actor}")
     return f"Waiver of `{rule}` recorded for this PR: “{run.command.note}”." + _decisions(decided)
