@@ -238,6 +238,12 @@ def generate_for_pull_request(
         checks.publish(ctx.gh, ctx.owner, ctx.name, name=CHECK_NAME, head_sha=head_sha,
                        conclusion=outcome.conclusion, title=title, summary=summary, text=text,
                        check_run_id=run_id)
+        if outcome.status == "committed" and outcome.commit:
+            # The PR now shows our commit as its head, and GitHub's checks tab only shows
+            # the head's runs: the summary goes there too.
+            checks.publish(ctx.gh, ctx.owner, ctx.name, name=CHECK_NAME,
+                           head_sha=outcome.commit, conclusion=outcome.conclusion,
+                           title=title, summary=summary, text=text)
         ctx.audit.record("generate", repo=repo, number=number, head_sha=head_sha,
                          status=outcome.status, mode=config.mode.value, fork=fork,
                          commit=outcome.commit, pull=outcome.pull_number,

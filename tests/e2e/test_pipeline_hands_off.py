@@ -33,7 +33,12 @@ def test_left_alone_gets_suggestions(crew: Crew, extra: dict[str, Any], why: str
     assert "### `Dockerfile`" in run["output"]["text"]
 
 
-def test_an_ordinary_pr_still_gets_its_commit(crew: Crew) -> None:
-    _open(crew, "plain", SERVICE, main={".github/shipcrew.yml": IGNORE})
+def test_an_ordinary_pr_still_gets_its_commit_and_its_head_the_summary(crew: Crew) -> None:
+    pr = _open(crew, "plain", SERVICE, main={".github/shipcrew.yml": IGNORE})
     crew.work()
-    assert len(_bot_commits(crew, "plain")) == 1
+    [commit] = _bot_commits(crew, "plain")
+    [mine] = _runs(crew, "plain", pr["head_sha"])
+    # the head the PR shows now is our commit: its checks tab carries the same summary
+    [shown] = _runs(crew, "plain", commit["sha"])
+    assert shown["output"]["summary"] == mine["output"]["summary"]
+    assert shown["conclusion"] == mine["conclusion"] == "success"
