@@ -148,6 +148,30 @@ def apply(gh: Any, owner: str, repo: str, want: EnvState, have: EnvState | None,
     return changes
 
 
+def setup_reply(gh: Any, owner: str, repo: str, config: RepoConfig, *, app_id: int,
+                app_slug: str) -> str:
+    """`/crew setup`: apply where the App has been granted `administration`, else the plan."""
+    wants = desired(config)
+    if not wants:
+        return ("No environments in `.github/shipcrew.yml` (`environments:`): nothing to set "
+                "up.")
+    current = {w.name: read_current(gh, owner, repo, w.name, app_slug) for w in wants}
+    planned = [c for w in wants for c in diff(w, current[w.name])]
+    if not planned:
+        return "GitHub Environments are set up as `.github/shipcrew.yml` asks."
+    try:
+        done = [c for w in wants for c in apply(gh, owner, repo, w, current[w.name], app_id)]
+    except RequestFailed as exc:
+        if exc.response.status_code not in (403, 404):
+            raise
+        lines = [c.line() for c in planned]
+        return ("Planned (not applied: the App has no `administration` permission, by "
+                f"design). Run `shipcrew environments apply {owner}/{repo}` with an admin's "
+                "token, or make these changes in Settings → Environments:\n\n```diff\n"
+                + "\n".join(lines) + "\n```")
+    return "Applied:\n\n```diff\n" + "\n".join(c.line() for c in done) + "\n```"
+
+
 # --- `shipcrew environments plan|apply OWNER/REPO` -------------------------------------------
 
 

@@ -173,3 +173,33 @@ def test_merge_to_main_then_production_through_github_reviewers(
     frozen = deploy(crew, "production", merged)
     assert final(crew, frozen["run_id"])["state"] == "rejected"
     assert crew.emulator.rt.hooks.schema_errors == []
+
+
+def test_crew_setup_replies_with_the_plan_and_applies_only_with_the_permission(
+        crew: Crew) -> None:
+    from tests.emulator.state import DEFAULT_PERMISSIONS
+
+    config = CONFIG + "    reviewers: {users: [maya]}\n    branches: [main]\n"
+    crew.emulator.create_repo(ORG, R, {**FILES, ".github/shipcrew.yml": config}, org=True)
+    ctl(crew, "POST", f"{P}/collaborators", {"user": "maya", "permission": "maintain"})
+    pr = ctl(crew, "POST", f"{P}/pulls", {"head": "docs", "user": "maya",
+                                          "files": {"docs/a.md": "a\n"}})
+
+    def setup() -> str:
+        crew.emulator.comment(ORG, R, pr["number"], "/crew setup", user="olga",
+                              permission="admin")
+        crew.work()
+        return str([c for c in crew.emulator.state(ORG, R)["comments"]
+                    if c["user"] == crew.emulator.bot_login][-1]["body"])
+
+    planned = setup()
+    assert "Planned (not applied: the App has no `administration` permission" in planned
+    assert "+ production: reviewer user:maya" in planned
+    assert [e["name"] for e in crew.emulator.state(ORG, R)["environments"]] == []
+    crew.emulator.configure(app_permissions={**DEFAULT_PERMISSIONS,
+                                             "administration": "write"})
+    applied = setup()
+    assert "Applied:" in applied and "+ production: protection_rule shipcrew" in applied
+    [env] = crew.emulator.state(ORG, R)["environments"]
+    assert env["reviewers"] == [{"type": "User", "login": "maya"}]
+    assert env["custom_rules"] == [crew.emulator.store.app.id]
