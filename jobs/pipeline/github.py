@@ -16,7 +16,7 @@ from typing import Any
 import redis
 from githubkit.exception import RequestFailed
 
-from app import checks
+from app import checks, generated
 from app.config import ConfigError, GenerateConfig, GenerateIgnore, GenerateMode, PoliciesConfig
 from app.context import JobContext, is_fork, job_context
 from app.coordinator import glob_match
@@ -238,6 +238,8 @@ def generate_for_pull_request(
         checks.publish(ctx.gh, ctx.owner, ctx.name, name=CHECK_NAME, head_sha=head_sha,
                        conclusion=outcome.conclusion, title=title, summary=summary, text=text,
                        check_run_id=run_id)
+        if outcome.status == "committed":
+            generated.record(ctx.conn, repo, plan.changes)
         if outcome.status == "committed" and outcome.commit:
             # The PR now shows our commit as its head, and GitHub's checks tab only shows
             # the head's runs: the summary goes there too.
