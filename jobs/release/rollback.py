@@ -20,7 +20,7 @@ from app.logs import bound_delivery
 from jobs.release import store as gate_store
 from jobs.release.dispatch import dispatch
 from jobs.release.evidence import pulls_for_sha
-from jobs.release.github import reevaluate_pending
+from jobs.release.github import evaluate
 from jobs.release.history import BAD_STATES, GOOD_STATES, DeploymentRecord, rollback_target
 from jobs.release.store import GateStore, PendingGate
 
@@ -82,7 +82,10 @@ def _follow(ctx: JobContext, store: GateStore, deployment_id: int, environment: 
     ctx.audit.record("deployment", repo=repo, environment=environment, sha=sha, state=state,
                      deployment_id=deployment_id, by=creator)
     if state in GOOD_STATES:
-        decided = reevaluate_pending(ctx, store, sha, trigger=f"{environment} deployed")
+        # Gates waiting on this one as a predecessor; this environment's own other runs of
+        # the same commit learn nothing from it.
+        decided = [evaluate(ctx, store, g, trigger=f"{environment} deployed")
+                   for g in store.gates(sha=sha) if g.environment.lower() != environment.lower()]
         refresh_packets(ctx, store, environment, sha, ref)
         return {"status": "recorded", "reevaluated": len(decided)}
     if not store.once("rollback", deployment_id):

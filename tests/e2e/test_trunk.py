@@ -155,6 +155,11 @@ def test_merge_to_main_then_production_through_github_reviewers(
 
     assert "| `production` | 🚀 deployed |" in body and "| `staging` | 🚀 deployed |" in body
     assert "- ✅ approval: 1 of 1 (@maya in GitHub review)" in body
+    crew.emulator.comment(ORG, R, pr["number"], "/crew why production", user="alice")
+    crew.work()
+    why = [c["body"] for c in crew.emulator.state(ORG, R)["comments"]
+           if c["user"] == crew.emulator.bot_login][-1]
+    assert f"**approved** for `{merged[:7]}`" in why and "@maya in GitHub review" in why
 
     # Saturday, inside the freeze: the release fails and shipcrew rolls production back; the
     # rollback to a version that already ran there passes freeze and approval.
