@@ -190,7 +190,8 @@ def _approval(gate: ApprovalGate, ev: Evidence) -> GateResult:
     return GateResult(
         kind="approval", state="pending",
         reason=f"approval: {len(counted)} of {gate.count}{' (' + who + ')' if who else ''}, "
-        f"awaiting `/crew approve {ev.environment}` by {gate.describe().split(' by ', 1)[1]}"
+        f"awaiting `/crew approve {ev.environment}` (or GitHub's review dialog) by "
+        f"{gate.approvers()}"
         f"{notes}",
     )
 

@@ -133,7 +133,8 @@ class ApprovalGate(BaseModel):
     approver_teams: list[str] = []  # ... or membership in commands.approver_teams
     allow_author: bool = False
 
-    def describe(self) -> str:
+    def approvers(self) -> str:
+        """Who may approve, in words."""
         if self.users or self.teams:
             who = ", ".join([f"@{u}" for u in self.users] + [f"team {t}" for t in self.teams])
         else:
@@ -141,7 +142,11 @@ class ApprovalGate(BaseModel):
             if self.approver_teams:
                 who += " or in " + ", ".join(self.approver_teams)
         author = "" if self.allow_author else ", not the PR author or last pusher"
-        return f"{self.count} approval(s) with `/crew approve` by {who}{author}"
+        return who + author
+
+    def describe(self) -> str:
+        return (f"{self.count} approval(s) with `/crew approve` or in GitHub's review dialog "
+                f"by {self.approvers()}")
 
 
 class FreezeGate(BaseModel):
