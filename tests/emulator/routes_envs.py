@@ -76,8 +76,9 @@ def put_environment(ctx: Ctx) -> Result:
         env["wait_timer"] = int(body["wait_timer"] or 0)
     if "deployment_branch_policy" in body:
         policy = body["deployment_branch_policy"]
-        env["branch_policies"] = env.get("branch_policies") or [] if policy else []
         env["custom_branch_policies"] = bool(policy)
+        if not policy:  # any branch may deploy again
+            env["branch_policies"] = []
     env["updated_at"] = now_iso()
     return 200, environment(ctx.store, repo, env)
 
