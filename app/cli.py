@@ -156,6 +156,24 @@ def cmd_register(args: argparse.Namespace) -> int:
     return cli_register(args)
 
 
+def cmd_environments(args: argparse.Namespace) -> int:
+    from app.environments import run
+
+    token = args.token or os.environ.get("GITHUB_TOKEN", "")
+    app_id = args.app_id or os.environ.get("APP_ID", "")
+    if not token or not str(app_id).isdigit():
+        print("shipcrew environments: needs an admin's token (--token or GITHUB_TOKEN) and "
+              "the App's id (--app-id or APP_ID)", file=sys.stderr)
+        return 2
+    text = args.config.read_text() if args.config else None
+    code, out = run(args.repo, args.action, token=token, api_url=args.api_url or os.environ.get(
+        "GITHUB_API_URL", "https://api.github.com"), app_id=int(app_id),
+        app_slug=args.app_slug or os.environ.get("APP_SLUG", "shipcrew"), config_text=text,
+        as_json=args.json)
+    print(out, file=sys.stdout if code == 0 else sys.stderr)
+    return code
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="shipcrew", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -205,6 +223,19 @@ def parser() -> argparse.ArgumentParser:
     register.add_argument("--api-url", help="GitHub's API (default: GITHUB_API_URL or github.com)")
     register.add_argument("--github-url", help="GitHub's web origin (default: from the API URL)")
     register.set_defaults(func=cmd_register)
+
+    envs = sub.add_parser("environments", help="create the GitHub Environments the config "
+                          "names, with reviewers and shipcrew's protection rule (admin token)")
+    envs.add_argument("action", choices=["plan", "apply"])
+    envs.add_argument("repo", help="OWNER/NAME")
+    envs.add_argument("--token", default=None, help="an admin's token (default: GITHUB_TOKEN)")
+    envs.add_argument("--api-url", default=None)
+    envs.add_argument("--app-id", default=None)
+    envs.add_argument("--app-slug", default=None)
+    envs.add_argument("--config", type=Path, default=None,
+                      help="a local .github/shipcrew.yml (default: the repo's default branch)")
+    envs.add_argument("--json", action="store_true")
+    envs.set_defaults(func=cmd_environments)
     return p
 
 

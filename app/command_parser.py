@@ -48,6 +48,7 @@ class CommandName(StrEnum):
     ROLLBACK = "rollback"
     WHY = "why"
     WAIVE = "waive"
+    SETUP = "setup"
 
 
 # name -> (arguments, what it does)
@@ -62,6 +63,8 @@ USAGE: dict[CommandName, tuple[str, str]] = {
     CommandName.ROLLBACK: ("ENV", "roll ENV back to its last good version"),
     CommandName.WHY: ("[ENV]", "show the last gate decision and the deployment history"),
     CommandName.WAIVE: ("RULE reason", "waive a failing policy rule for this PR"),
+    CommandName.SETUP: ("", "show the GitHub Environments setup the config asks for "
+                            "(applied where the App may administer the repository)"),
 }
 
 
@@ -86,6 +89,7 @@ DEFAULT_PERMISSIONS: dict[CommandName, str] = {
     CommandName.DEPLOY: "maintain",
     CommandName.ROLLBACK: "maintain",
     CommandName.WAIVE: "maintain",
+    CommandName.SETUP: "admin",
 }
 # Commands that move releases: members of `commands.approver_teams` may run them whatever
 # their repository permission.
@@ -227,7 +231,7 @@ def _parse_line(rest: str, number: int, text: str) -> Command | str:
                 f"`{_code(text[:120])}` (usage: `{syntax}`)")
 
     fields: dict[str, str | None] = {}
-    if cmd in (CommandName.HELP, CommandName.PLAN, CommandName.AUDIT):
+    if cmd in (CommandName.HELP, CommandName.PLAN, CommandName.AUDIT, CommandName.SETUP):
         if first and cmd is not CommandName.HELP:
             return usage("takes no arguments")
     elif cmd is CommandName.GENERATE:

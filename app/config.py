@@ -115,8 +115,18 @@ class ServiceConfig(_Model):
         return v
 
 
+class GenerateIgnore(_Model):
+    """PRs the pipeline engineer never commits to (it suggests in its check run instead).
+    Bots (`[bot]` accounts, Dependabot, Renovate) and drafts are always left alone."""
+
+    authors: list[str] = []
+    labels: list[str] = []
+    branches: list[str] = []  # globs, e.g. `release/**`
+
+
 class GenerateConfig(_Model):
     mode: GenerateMode = GenerateMode.COMMIT
+    ignore: GenerateIgnore = GenerateIgnore()
     artifacts: list[Literal["workflows", "docker", "helm"]] = ["workflows", "docker", "helm"]
     chart_dir: str = "deploy/helm"
     environments: list[str] = ["staging", "production"]
@@ -163,8 +173,30 @@ class Approvers(_Model):
     count: int = Field(default=1, ge=0, le=10)
 
 
+class Reviewers(_Model):
+    """GitHub's own required reviewers of the environment (`shipcrew environments apply`)."""
+
+    users: list[str] = []
+    teams: list[str] = []  # slugs of the repository owner's organization
+    prevent_self_review: bool = True
+    wait_timer: int = Field(default=0, ge=0, le=43200)
+
+
+BypassGate = Literal["freeze", "approval", "soak"]
+
+
+class Rollback(_Model):
+    """What a rollback to a version that already ran in the environment may skip."""
+
+    bypass: list[BypassGate] = ["freeze", "approval", "soak"]
+
+
 class EnvironmentConfig(_Model):
     requires: list[str] | None = None
+    # branches deployed from (audited on push; the environment's deployment branch policy)
+    branches: list[str] | None = None
+    reviewers: Reviewers | None = None
+    rollback: Rollback = Rollback()
     soak_minutes: int = Field(default=0, ge=0)
     required_checks: list[str] | None = None
     approvers: Approvers | None = None

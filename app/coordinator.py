@@ -273,7 +273,9 @@ def plan(
     # Predecessors read best first: staging before production.
     ordered = sorted(known, key=lambda n: (is_production(n), n.lower()))
     names = _unique([*config.environments, *ordered]) or list(config.generate.environments)
-    every = known | set(names)
+    # With the repo's environments known, judge as the gate does: a configured predecessor
+    # missing on GitHub is reported as missing, and defaults follow what exists.
+    every = known if known_environments is not None else known | set(names)
     environments = [
         EnvironmentPlan(
             name=name,

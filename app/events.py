@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 
 class _Lenient(BaseModel):
@@ -128,3 +128,9 @@ class Event(_Lenient):
     deployment_callback_url: str | None = None
     sha: str | None = None
     ref: str | None = None
+
+    @field_validator("comment", mode="before")
+    @classmethod
+    def _comment_object(cls, v: Any) -> Any:
+        # `deployment_review` carries the reviewer's comment as a plain string
+        return v if isinstance(v, dict) or v is None else None

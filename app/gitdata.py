@@ -92,5 +92,5 @@ def changed_files(ctx: JobContext, number: int) -> list[dict[str, Any]]:
         ctx.gh.rest.pulls.list_files, owner=ctx.owner, repo=ctx.name, pull_number=number,
         per_page=100,
     )
-    return [{"path": f.filename, "status": f.status, "patch": f.patch,
+    return [{"path": f.filename, "status": f.status, "patch": f.patch, "sha": f.sha,
              "previous_path": f.previous_filename or None} for f in files]

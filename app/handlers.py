@@ -140,3 +140,37 @@ def on_run_completed(event: Event, delivery: Delivery) -> list[JobSpec]:
         return []
     kwargs = {**base, "sha": run.head_sha}
     return [JobSpec("reevaluate", "jobs.release.reevaluate", kwargs, Urgency.URGENT)]
+
+
+# --- the trunk flow and GitHub's own reviewers (issue 12) -------------------------------------
+
+_ZERO = "0" * 40
+
+
+@router.register("push")
+def on_push(event: Event, delivery: Delivery) -> list[JobSpec]:
+    """A branch moved: the auditor judges its new head if the branch is one that deploys."""
+    base, data = _base(event, delivery), delivery.payload
+    ref, before, after = data.get("ref"), data.get("before"), data.get("after")
+    if base is None or not isinstance(ref, str) or not ref.startswith("refs/heads/"):
+        return []
+    if data.get("deleted") or not isinstance(after, str) or after in ("", _ZERO):
+        return []
+    kwargs = {**base, "ref": ref, "before": before if isinstance(before, str) else "",
+              "after": after, "pusher": event.sender.login if event.sender else ""}
+    return [JobSpec("audit-push", "jobs.auditor.audit_push", kwargs)]
+
+
+@router.register("deployment_review", "approved", "rejected")
+def on_deployment_review(event: Event, delivery: Delivery) -> list[JobSpec]:
+    """Someone answered GitHub's "Review deployments" dialog: judge that run's gates again."""
+    base, data = _base(event, delivery), delivery.payload
+    run = data.get("workflow_run") if isinstance(data.get("workflow_run"), dict) else {}
+    jobs = [j for j in data.get("workflow_job_runs") or [] if isinstance(j, dict)]
+    envs = sorted({str(j["environment"]) for j in jobs if isinstance(j.get("environment"), str)})
+    run_id = run.get("id") if run else None
+    if base is None or not isinstance(run_id, int) or not envs:
+        return []
+    kwargs = {**base, "run_id": run_id, "environments": envs, "state": delivery.action or "",
+              "reviewer": _login(data.get("approver")) or _login(data.get("sender"))}
+    return [JobSpec("review", "jobs.release.on_deployment_review", kwargs, Urgency.URGENT)]

@@ -29,11 +29,13 @@ from app.command_parser import (
 from app.config import ConfigError, RepoConfig
 from app.context import JobContext, job_context
 from app.coordinator import Classification, plan
+from app.environments import setup_reply
 from app.github import ClientFactory
 from app.logs import bound_delivery
 from app.queue import JobSpec, Urgency, enqueue
 from app.settings import get_settings
 from jobs.auditor.explain import explain
+from jobs.auditor.waivers import republish
 from jobs.release import evidence
 from jobs.release import store as gate_store
 from jobs.release.dispatch import dispatch
@@ -187,12 +189,19 @@ def run_why(run: Run) -> str:
     return "\n\n".join(parts)
 
 
+def run_setup(run: Run) -> str:
+    settings = get_settings()
+    return setup_reply(run.ctx.gh, run.ctx.owner, run.ctx.name, run.config,
+                       app_id=int(settings.app_id or 0), app_slug=settings.app_slug or "")
+
+
 def run_waive(run: Run) -> str:
     rule = run.command.rule or ""
     waiver = Waiver(rule=rule, user=run.actor, reason=run.command.note, at=gate_store.clock())
     run.store.add_waiver(run.pr.number, waiver)
     run.ctx.audit.record("waiver", repo=run.ctx.repo, number=run.pr.number, who=run.actor,
                          rule=rule, reason=run.command.note, sha=run.pr.head_sha)
+    republish(run.ctx, run.pr.head_sha, run.store.waivers([run.pr.number]))
     decided = reevaluate_pending(run.ctx, run.store, run.pr.head_sha,
                                  trigger=f"waiver of {rule} by @{run.actor}")
     return f"Waiver of `{rule}` recorded for this PR: “{run.command.note}”." + _decisions(decided)
@@ -203,6 +212,7 @@ RUNNERS: dict[CommandName, Callable[[Run], str]] = {
     CommandName.AUDIT: run_audit, CommandName.EXPLAIN: run_explain,
     CommandName.APPROVE: run_approve, CommandName.DEPLOY: run_deploy,
     CommandName.ROLLBACK: run_rollback, CommandName.WHY: run_why, CommandName.WAIVE: run_waive,
+    CommandName.SETUP: run_setup,
 }
 
 

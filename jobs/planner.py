@@ -7,7 +7,7 @@ from typing import Any
 
 import redis
 
-from app import checks
+from app import checks, generated
 from app.config import CONFIG_PATH, ConfigError, RepoConfig
 from app.context import JobContext, is_fork, job_context
 from app.coordinator import ChangedFile, Plan, classify, plan
@@ -60,7 +60,8 @@ def plan_pull_request(
             config = RepoConfig()
         classification = classify(
             [ChangedFile(path=f["path"], status=f["status"],
-                         previous_filename=f["previous_path"]) for f in files], config)
+                         previous_filename=f["previous_path"])
+             for f in generated.without_ours(ctx.conn, repo, files)], config)
         the_plan = plan(classification, config, is_fork=is_fork(pr, repo), event="pull_request")
         kwargs = {"installation_id": installation_id, "repo": repo, "delivery_id": delivery_id,
                   "number": number, "head_sha": head_sha}

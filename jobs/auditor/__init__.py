@@ -7,6 +7,7 @@ Rego policies; the verdict is the `shipcrew / policy` check run.
     fixes.py     safe automatic edits (yaml_edit.py edits YAML text in place)
     report.py    text/JSON/SARIF and check-run output; explain.py for `/crew explain`
     github.py    the GitHub edge: read the head, publish the check run, Apply fixes
+    push.py      the same verdict for commits pushed to the default or a deploy branch
 
 The RQ entry points below import the GitHub edge lazily, so `shipcrew audit` starts fast.
 """
@@ -30,5 +31,11 @@ def on_check_run_action(**kwargs: Any) -> dict[str, Any]:
 
 def rerun(**kwargs: Any) -> dict[str, Any]:
     from jobs.auditor.github import rerun as run
+
+    return run(**kwargs)
+
+
+def audit_push(**kwargs: Any) -> dict[str, Any]:
+    from jobs.auditor.push import audit_push as run
 
     return run(**kwargs)

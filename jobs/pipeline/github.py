@@ -16,9 +16,10 @@ from typing import Any
 import redis
 from githubkit.exception import RequestFailed
 
-from app import checks
-from app.config import ConfigError, GenerateConfig, GenerateMode, PoliciesConfig
+from app import checks, generated
+from app.config import ConfigError, GenerateConfig, GenerateIgnore, GenerateMode, PoliciesConfig
 from app.context import JobContext, is_fork, job_context
+from app.coordinator import glob_match
 from app.files import Files
 from app.findings import Finding, Mode, Severity
 from app.gitdata import (
@@ -107,8 +108,32 @@ def open_pipeline_pull(ctx: JobContext, pr: Any, head_sha: str, changes: Files,
 # Deciding what to do with a gated plan
 
 
+BOT_AUTHORS = ("dependabot", "renovate")
+
+
+def left_alone(pr: Any, ignore: GenerateIgnore) -> str | None:
+    """Why shipcrew must not commit to this PR (it suggests instead), or None.
+
+    Dependabot stops rebasing a PR once someone else commits to it; a draft is work in
+    progress; `generate.ignore` names more."""
+    author = pr.user.login if pr.user else ""
+    if author.lower().endswith("[bot]") or (pr.user and pr.user.type == "Bot") or \
+            author.lower().split("[")[0] in BOT_AUTHORS:
+        return f"the pull request was opened by a bot (@{author})"
+    if getattr(pr, "draft", False):
+        return "the pull request is a draft"
+    if author.lower() in {a.lower() for a in ignore.authors}:
+        return f"generate.ignore.authors lists @{author}"
+    labels = {lb.name for lb in pr.labels or []} & set(ignore.labels)
+    if labels:
+        return f"generate.ignore.labels lists `{sorted(labels)[0]}`"
+    if any(glob_match(b, pr.head.ref) for b in ignore.branches):
+        return f"generate.ignore.branches matches `{pr.head.ref}`"
+    return None
+
+
 def deliver(ctx: JobContext, pr: Any, head_sha: str, plan: GenerationPlan, mode: GenerateMode,
-            fork: bool) -> Outcome:
+            fork: bool, hands_off: str | None = None) -> Outcome:
     changes = plan.changes
     failed = [a for a in plan.artifacts if a.reason.startswith("failed validation")]
     if not changes:
@@ -117,9 +142,9 @@ def deliver(ctx: JobContext, pr: Any, head_sha: str, plan: GenerationPlan, mode:
                            "validation; nothing committed")
         return Outcome("up_to_date", "success" if not failed else "neutral",
                        "Pipeline up to date" if plan.artifacts else "Nothing to generate")
-    if fork or mode is GenerateMode.SUGGEST:
+    if fork or hands_off or mode is GenerateMode.SUGGEST:
         why = ("the pull request comes from a fork shipcrew cannot push to" if fork
-               else "generate.mode is suggest")
+               else hands_off or "generate.mode is suggest")
         return Outcome("suggested", "neutral", f"{len(changes)} files proposed",
                        notes=[f"Nothing committed: {why}. Add the files below to adopt them."],
                        suggested=changes)
@@ -213,6 +238,14 @@ def generate_for_pull_request(
         checks.publish(ctx.gh, ctx.owner, ctx.name, name=CHECK_NAME, head_sha=head_sha,
                        conclusion=outcome.conclusion, title=title, summary=summary, text=text,
                        check_run_id=run_id)
+        if outcome.status == "committed":
+            generated.record(ctx.conn, repo, plan.changes)
+        if outcome.status == "committed" and outcome.commit:
+            # The PR now shows our commit as its head, and GitHub's checks tab only shows
+            # the head's runs: the summary goes there too.
+            checks.publish(ctx.gh, ctx.owner, ctx.name, name=CHECK_NAME,
+                           head_sha=outcome.commit, conclusion=outcome.conclusion,
+                           title=title, summary=summary, text=text)
         ctx.audit.record("generate", repo=repo, number=number, head_sha=head_sha,
                          status=outcome.status, mode=config.mode.value, fork=fork,
                          commit=outcome.commit, pull=outcome.pull_number,
@@ -232,7 +265,8 @@ def _generate(ctx: JobContext, pr: Any, head_sha: str, config: GenerateConfig, f
     plan = protect_unreadable(plan, present - files.keys())
     plan, report = gate(plan)
     plan, findings = policy_gate(plan, policies_config(ctx))
-    return plan, report, findings, deliver(ctx, pr, head_sha, plan, config.mode, fork)
+    return plan, report, findings, deliver(ctx, pr, head_sha, plan, config.mode, fork,
+                                           left_alone(pr, config.ignore))
 
 
 def _fail(ctx: JobContext, number: int, head_sha: str, run_id: int | None,

@@ -8,6 +8,8 @@ Environment from evidence, follow deployments and roll back failures.
     packet.py    the release packet comment; dispatch.py dispatches the delivery workflow
     github.py    the protection-rule edge: evaluate, answer, re-check
     rollback.py  the orchestrator: follow deployment statuses, roll back failures
+    trunk.py     what a deployment releases (a PR head or a merged commit), rollback bypasses
+    reviews.py   approvals and rejections given in GitHub's own "Review deployments" dialog
 
 The RQ entry points below import the GitHub edges lazily.
 """
@@ -37,5 +39,11 @@ def recheck(**kwargs: Any) -> dict[str, Any]:
 
 def on_deployment_status(**kwargs: Any) -> dict[str, Any]:
     from jobs.release.rollback import on_deployment_status as run
+
+    return run(**kwargs)
+
+
+def on_deployment_review(**kwargs: Any) -> dict[str, Any]:
+    from jobs.release.reviews import on_deployment_review as run
 
     return run(**kwargs)

@@ -94,6 +94,10 @@ def _checks(gate: ChecksGate, ev: Evidence) -> GateResult:
             parts.append(_names(running))
         return GateResult(kind="checks", state="pending",
                           reason="checks: waiting for " + ", ".join(parts))
+    if not runs and gate.at_least_one:
+        return GateResult(kind="checks", state="pending",
+                          reason=f"checks: waiting for at least one CI check run on {ev.sha[:7]}"
+                          " (none reported; shipcrew's own do not count)")
     if not runs:
         return GateResult(kind="checks", state="met",
                           reason=f"checks: no check runs reported on {ev.sha[:7]}")
@@ -119,6 +123,8 @@ def _policy(ev: Evidence) -> GateResult:
 
 
 def _predecessor(gate: PredecessorGate, ev: Evidence) -> GateResult:
+    if not gate.exists:
+        return GateResult(kind="predecessor", state="pending", reason=gate.missing())
     since: datetime | None = None  # start of the current run of successes of this SHA there
     for record in in_environment(ev.deployments, gate.environment):
         if record.sha != ev.sha:
@@ -149,7 +155,7 @@ def approval_problem(gate: ApprovalGate, approval: Approval, ev: Evidence) -> st
     user = approval.user.lower()
     if approval.environment.lower() != ev.environment.lower():
         return "for another environment"
-    if approval.sha and approval.sha != ev.sha:
+    if approval.sha and approval.sha != ev.sha and approval.sha not in ev.same_as:
         return f"given for {approval.sha[:7]}, an older push"
     if not gate.allow_author and user in {ev.pr_author.lower(), ev.last_pusher.lower()}:
         return "author or last pusher (separation of duties)"
@@ -174,8 +180,9 @@ def _approval(gate: ApprovalGate, ev: Evidence) -> GateResult:
         if problem is None:
             counted.setdefault(a.user.lower(), a)
         elif a.environment.lower() == ev.environment.lower():
-            refused.append(f"@{a.user} not counted: {problem}")
-    who = ", ".join(f"@{a.user}" for a in counted.values())
+            where = f" in {a.via}" if a.via else ""
+            refused.append(f"@{a.user}{where} not counted: {problem}")
+    who = ", ".join(f"@{a.user}" + (f" in {a.via}" if a.via else "") for a in counted.values())
     if len(counted) >= gate.count:
         return GateResult(kind="approval", state="met",
                           reason=f"approval: {len(counted)} of {gate.count} ({who})")
@@ -183,7 +190,8 @@ def _approval(gate: ApprovalGate, ev: Evidence) -> GateResult:
     return GateResult(
         kind="approval", state="pending",
         reason=f"approval: {len(counted)} of {gate.count}{' (' + who + ')' if who else ''}, "
-        f"awaiting `/crew approve {ev.environment}` by {gate.describe().split(' by ', 1)[1]}"
+        f"awaiting `/crew approve {ev.environment}` (or GitHub's review dialog) by "
+        f"{gate.approvers()}"
         f"{notes}",
     )
 

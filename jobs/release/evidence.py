@@ -9,6 +9,7 @@ from typing import Any
 from githubkit.exception import RequestFailed
 from pydantic import BaseModel
 
+from app import generated
 from app.config import RepoConfig
 from app.context import JobContext
 from app.coordinator import ChangedFile, Classification, classify
@@ -184,7 +185,8 @@ def classify_pulls(
     files: list[ChangedFile] = []
     for pr in pulls:
         files += [ChangedFile(path=f["path"], status=f["status"] or "modified")
-                  for f in changed_files(ctx, pr.number)]
+                  for f in generated.without_ours(ctx.conn, ctx.repo,
+                                                  changed_files(ctx, pr.number))]
     if not pulls:
         try:
             data = body(ctx.gh.rest.repos.get_commit(ctx.owner, ctx.name, sha))

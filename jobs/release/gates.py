@@ -92,10 +92,12 @@ def approval_tiers_for(environment: str, config: RepoConfig) -> list[str]:
 class ChecksGate(BaseModel):
     kind: Literal["checks"] = "checks"
     required: list[str] | None = None  # None: every check run on the SHA
+    at_least_one: bool = False  # production: zero CI check runs is not "checks passed"
 
     def describe(self) -> str:
         if self.required is None:
-            return "every check run on the commit completed without failure"
+            one = " (at least one CI check run)" if self.at_least_one else ""
+            return f"every check run on the commit completed without failure{one}"
         return "required checks passed: " + ", ".join(f"`{c}`" for c in self.required)
 
 
@@ -110,10 +112,16 @@ class PredecessorGate(BaseModel):
     kind: Literal["predecessor"] = "predecessor"
     environment: str
     soak_minutes: int = 0
+    exists: bool = True  # False: the repository has no such GitHub environment
 
     def describe(self) -> str:
         soak = f", at least {self.soak_minutes} min earlier" if self.soak_minutes else ""
-        return f"the same commit deployed successfully to `{self.environment}`{soak}"
+        missing = f" ({self.missing()})" if not self.exists else ""
+        return f"the same commit deployed successfully to `{self.environment}`{soak}{missing}"
+
+    def missing(self) -> str:
+        return (f"`{self.environment}` does not exist on GitHub: create that environment or "
+                "remove it from `requires`")
 
 
 class ApprovalGate(BaseModel):
@@ -125,7 +133,8 @@ class ApprovalGate(BaseModel):
     approver_teams: list[str] = []  # ... or membership in commands.approver_teams
     allow_author: bool = False
 
-    def describe(self) -> str:
+    def approvers(self) -> str:
+        """Who may approve, in words."""
         if self.users or self.teams:
             who = ", ".join([f"@{u}" for u in self.users] + [f"team {t}" for t in self.teams])
         else:
@@ -133,7 +142,11 @@ class ApprovalGate(BaseModel):
             if self.approver_teams:
                 who += " or in " + ", ".join(self.approver_teams)
         author = "" if self.allow_author else ", not the PR author or last pusher"
-        return f"{self.count} approval(s) with `/crew approve` by {who}{author}"
+        return who + author
+
+    def describe(self) -> str:
+        return (f"{self.count} approval(s) with `/crew approve` or in GitHub's review dialog "
+                f"by {self.approvers()}")
 
 
 class FreezeGate(BaseModel):
@@ -157,7 +170,10 @@ def gates_for(
 ) -> list[Gate]:
     """The gates a release of a `tier`-risk change to `environment` must pass."""
     env = environment_config(config, environment)
-    gates: list[Gate] = [ChecksGate(required=env.required_checks if env else None), PolicyGate()]
+    required = env.required_checks if env else None
+    gates: list[Gate] = [ChecksGate(required=required,
+                                    at_least_one=required is None and is_production(environment)),
+                         PolicyGate()]
     if env is not None and env.requires is not None:
         predecessors = env.requires
     else:
@@ -165,8 +181,9 @@ def gates_for(
         production = is_production(environment) and environment.lower() != "staging"
         predecessors = ["staging"] if production and "staging" in known else []
     soak = env.soak_minutes if env else 0
+    known_lower = {e.lower() for e in known_environments}
     gates += [
-        PredecessorGate(environment=p, soak_minutes=soak)
+        PredecessorGate(environment=p, soak_minutes=soak, exists=p.lower() in known_lower)
         for p in predecessors
         if p.lower() != environment.lower()
     ]
@@ -205,6 +222,7 @@ class Approval(BaseModel):
     at: AwareDatetime
     note: str = ""
     sha: str | None = None  # the head it was given for; an approval of an older push is stale
+    via: str = ""  # where it was given: "" for `/crew approve`, "GitHub review" for the dialog
 
 
 class Waiver(BaseModel):
@@ -231,6 +249,9 @@ class Evidence(BaseModel):
     approvals: list[Approval] = []
     waivers: list[Waiver] = []
     now: AwareDatetime
+    # Commits whose approvals hold for `sha`: a merge commit whose tree is the approved PR
+    # head's (app.lineage) inherits that head's approvals.
+    same_as: list[str] = []
 
 
 class GateResult(BaseModel):

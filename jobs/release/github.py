@@ -27,11 +27,11 @@ from app.github import ClientFactory
 from app.logs import bound_delivery
 from app.queue import RETRY, Urgency, job_id_for
 from app.settings import get_settings
-from jobs.release import evidence
+from jobs.release import evidence, reviews, trunk
 from jobs.release import store as gate_store
 from jobs.release.decide import decide
 from jobs.release.dispatch import find_delivery_workflow
-from jobs.release.gates import Evidence, GateDecision, GateResult, gates_for
+from jobs.release.gates import ApprovalGate, Evidence, GateDecision, GateResult, gates_for
 from jobs.release.packet import MARKER, PacketEnvironment, ReleasePacket, render_packet
 from jobs.release.store import DecisionRecord, GateStore, PendingGate
 
@@ -101,26 +101,35 @@ class _Gathered:
                  known: set[str]) -> None:
         self.evidence, self.gates, self.numbers = ev, gates, numbers
         self.pulls, self.classification, self.known = pulls, classification, known
+        self.rejections: list[reviews.Rejection] = []
+        self.rollback: str | None = None  # what a rollback bypassed
 
 
 def gather(ctx: JobContext, store: GateStore, gate: PendingGate, config: RepoConfig) -> _Gathered:
-    pulls = evidence.pulls_for_sha(ctx, gate.sha, gate.pull_numbers)
-    numbers = sorted({p.number for p in pulls} | set(gate.pull_numbers))
-    classification = evidence.classify_pulls(ctx, pulls, gate.sha, config)
+    found = trunk.origin(ctx, gate, config)  # a PR head, or a merge commit on a branch
+    numbers = sorted({p.number for p in found.packets} | set(gate.pull_numbers))
+    classification = found.classification
     known = evidence.environments(ctx) | {gate.environment}
     runs = evidence.check_runs(ctx, gate.sha)
     verdict, failures = evidence.policy_verdict(runs, store.policy_verdict(gate.sha),
                                                 get_settings().app_slug)
+    gates = gates_for(gate.environment, config, classification.tier, known)
+    teams = [t for g in gates if isinstance(g, ApprovalGate) for t in g.teams + g.approver_teams]
+    native, rejections = reviews.native_reviews(ctx, gate.run_id, gate.sha, teams)
+    history = store.history()
     ev = Evidence(
         sha=gate.sha, environment=gate.environment, tier=classification.tier,
-        pr_author=pulls[0].author if pulls else "",
-        last_pusher=evidence.last_pusher(ctx, gate.sha),
+        pr_author=found.author, last_pusher=found.pusher,
         check_runs=runs, policy_verdict=verdict, policy_failures=failures,
-        deployments=store.history(), approvals=store.approvals(numbers),
-        waivers=store.waivers(numbers), now=gate_store.clock(),
+        deployments=history, approvals=store.approvals(found.numbers) + native,
+        waivers=store.waivers(found.numbers), now=gate_store.clock(), same_as=found.same_as,
     )
-    gates = gates_for(gate.environment, config, classification.tier, known)
-    return _Gathered(ev, gates, numbers, pulls, classification, known)
+    skipped = None
+    if trunk.rollback_of(history, gate.environment, gate.sha):
+        gates, skipped = trunk.bypass(gates, gate.environment, config)
+    out = _Gathered(ev, gates, numbers, found.packets, classification, known)
+    out.rejections, out.rollback = rejections, skipped
+    return out
 
 
 def evaluate(ctx: JobContext, store: GateStore, gate: PendingGate, trigger: str) -> GateDecision:
@@ -134,13 +143,19 @@ def evaluate(ctx: JobContext, store: GateStore, gate: PendingGate, trigger: str)
                                 reason=f"config error: {config.summary()[:600]}")])
     else:
         gathered = gather(ctx, store, gate, config)
-        decision = decide(gathered.gates, gathered.evidence)
+        decision = reviews.with_rejections(decide(gathered.gates, gathered.evidence),
+                                           gathered.rejections)
+        if gathered.rollback is not None:
+            decision = trunk.mark_rollback(decision, gathered.rollback)
     numbers = gathered.numbers if gathered else gate.pull_numbers
     answered = _answer(ctx, store, gate, decision)
     record = DecisionRecord(environment=gate.environment, sha=gate.sha, state=decision.state,
                             reasons=decision.reasons, at=gate_store.clock(), run_id=gate.run_id,
                             trigger=trigger)
-    if answered or decision.state == "pending":
+    # GitHub has failed a job rejected in its own dialog: our late answer is refused, but
+    # the decision stands and is shown.
+    ended = gathered is not None and bool(gathered.rejections) and decision.state == "rejected"
+    if answered or decision.state == "pending" or ended:
         store.add_decision(numbers, record)
     ev = gathered.evidence if gathered else None
     ctx.audit.record(
@@ -158,7 +173,7 @@ def evaluate(ctx: JobContext, store: GateStore, gate: PendingGate, trigger: str)
         },
     )
     if gathered is not None and isinstance(config, RepoConfig):
-        _update_packets(ctx, store, gathered, config)
+        update_packets(ctx, store, gathered, config)
     return decision
 
 
@@ -211,7 +226,7 @@ def _schedule(ctx: JobContext, gate: PendingGate, decision: GateDecision) -> Non
                 "environment": gate.environment})
 
 
-def _update_packets(ctx: JobContext, store: GateStore, g: _Gathered, config: RepoConfig) -> None:
+def update_packets(ctx: JobContext, store: GateStore, g: _Gathered, config: RepoConfig) -> None:
     if not g.pulls:
         return
     found = find_delivery_workflow(ctx, ctx.default_branch)
@@ -221,10 +236,17 @@ def _update_packets(ctx: JobContext, store: GateStore, g: _Gathered, config: Rep
                         known_environments=g.known)
         envs = []
         for env in the_plan.environments:
-            last = store.last_decision(env.name, pr.head_sha)
+            last = store.last_decision(env.name, g.evidence.sha) or store.last_decision(
+                env.name, pr.head_sha)
+            state: str = last.state if last else ""
+            reasons = last.reasons if last else []
+            deployed = trunk.packet_state(history, store.decisions(pr.number), env.name,
+                                          g.evidence.sha)
+            if deployed is not None:
+                state, reasons = deployed[0], deployed[1] or reasons
             envs.append(PacketEnvironment(
                 name=env.name, gates=[x.describe() for x in env.gates],
-                state=last.state if last else "", reasons=last.reasons if last else []))
+                state=state, reasons=reasons))
         packet = ReleasePacket(
             number=pr.number, sha=pr.head_sha, tier=g.classification.tier,
             tier_reasons=g.classification.reasons, environments=envs,

@@ -17,13 +17,15 @@ MARKER = "<!-- shipcrew:release-packet -->"
 MAX_CHECKS = 30
 MAX_DECISIONS = 10
 MAX_BODY = 60_000  # GitHub allows 65,536 characters in a comment
-STATE_MARKS = {"approved": "✅", "rejected": "❌", "pending": "⏳", "": "·"}
+STATE_MARKS = {"approved": "✅", "rejected": "❌", "pending": "⏳", "deployed": "🚀",
+               "deploy failed": "💥", "": "·"}
 
 
 class PacketEnvironment(BaseModel):
     name: str
     gates: list[str]  # what the environment requires, in words
-    state: str = ""  # approved | rejected | pending | "" (not requested yet)
+    # approved | rejected | pending | deployed | deploy failed | "" (not requested yet)
+    state: str = ""
     reasons: list[str] = []
 
 

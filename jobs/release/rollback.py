@@ -13,15 +13,16 @@ from typing import Any
 import redis
 
 from app import comments
+from app.config import RepoConfig
 from app.context import JobContext, job_context
 from app.github import ClientFactory
 from app.logs import bound_delivery
 from jobs.release import store as gate_store
 from jobs.release.dispatch import dispatch
 from jobs.release.evidence import pulls_for_sha
-from jobs.release.github import reevaluate_pending
+from jobs.release.github import evaluate
 from jobs.release.history import BAD_STATES, GOOD_STATES, DeploymentRecord, rollback_target
-from jobs.release.store import GateStore
+from jobs.release.store import GateStore, PendingGate
 
 
 def rollback(ctx: JobContext, store: GateStore, environment: str, failed_sha: str, *,
@@ -81,7 +82,11 @@ def _follow(ctx: JobContext, store: GateStore, deployment_id: int, environment: 
     ctx.audit.record("deployment", repo=repo, environment=environment, sha=sha, state=state,
                      deployment_id=deployment_id, by=creator)
     if state in GOOD_STATES:
-        decided = reevaluate_pending(ctx, store, sha, trigger=f"{environment} deployed")
+        # Gates waiting on this one as a predecessor; this environment's own other runs of
+        # the same commit learn nothing from it.
+        decided = [evaluate(ctx, store, g, trigger=f"{environment} deployed")
+                   for g in store.gates(sha=sha) if g.environment.lower() != environment.lower()]
+        refresh_packets(ctx, store, environment, sha, ref)
         return {"status": "recorded", "reevaluated": len(decided)}
     if not store.once("rollback", deployment_id):
         return {"status": "duplicate"}
@@ -91,4 +96,18 @@ def _follow(ctx: JobContext, store: GateStore, deployment_id: int, environment: 
             f"{text}")
     for pr in pulls_for_sha(ctx, sha, []):
         comments.post(ctx, pr.number, body)
+    refresh_packets(ctx, store, environment, sha, ref)
     return {"status": "rolled_back", "message": text}
+
+
+def refresh_packets(ctx: JobContext, store: GateStore, environment: str, sha: str,
+                    ref: str) -> None:
+    """The release packets of the PRs behind `sha` show how its deployment went."""
+    from jobs.release.github import gather, update_packets
+
+    config = ctx.config
+    if not isinstance(config, RepoConfig):
+        return
+    gate = PendingGate(installation_id=ctx.installation_id, repo=ctx.repo, run_id=0,
+                       environment=environment, sha=sha, ref=ref, created_at=gate_store.clock())
+    update_packets(ctx, store, gather(ctx, store, gate, config), config)

@@ -79,8 +79,17 @@ def _rerun(payload: dict, delivery: str) -> Expected:
              {**_base(payload, delivery), "head_sha": head_sha})]
 
 
+def _push(payload: dict, delivery: str) -> Expected:
+    if not payload["ref"].startswith("refs/heads/") or payload["deleted"]:
+        return []
+    kwargs = {**_base(payload, delivery), "ref": payload["ref"], "before": payload["before"],
+              "after": payload["after"], "pusher": payload["sender"]["login"]}
+    return [("audit-push", "jobs.auditor.audit_push", "shipcrew-default", kwargs)]
+
+
 EXPECTED = {
     **{key: _plan for key in PLANNED},
+    ("push", None): _push,
     ("issue_comment", "created"): _command,
     ("deployment_status", "created"): _deployment,
     ("check_run", "completed"): _reevaluate,

@@ -55,6 +55,7 @@ class Ctx:
     body: Any
     installation: Installation | None = None
     repo: Repo | None = None
+    user: str | None = None  # a person's own token (`user_or_token` routes) instead of the App
 
     @property
     def store(self) -> Store:
@@ -165,12 +166,15 @@ def _dispatch(rt: Runtime, request: Request, body: Any, handler: Handler, mode: 
             raise ApiError(422, f"Invalid request.\n\n{error}")
         if mode == "jwt":
             auth.verify_jwt(s, request.headers.get("authorization"))
-        elif mode == "token":
-            ctx.installation = auth.verify_token(s, request.headers.get("authorization"))
+        elif mode in ("token", "user_or_token"):
+            header = request.headers.get("authorization")
+            ctx.user = auth.user_of(s, header) if mode == "user_or_token" else None
+            if ctx.user is None:
+                ctx.installation = auth.verify_token(s, header)
         if "owner" in ctx.params and "repo" in ctx.params:
             ctx.repo = s.repo(ctx.params["owner"], ctx.params["repo"])
             covered = ctx.repo is not None and (
-                mode != "token"
+                ctx.installation is None
                 or ctx.repo.full_name.lower() in (r.lower() for r in ctx.installation.repos)
             )
             if not covered:

@@ -10,10 +10,12 @@ from starlette.responses import Response
 from tests.emulator import (
     control,
     control_more,
+    control_trunk,
     routes_app,
     routes_archive,
     routes_checks,
     routes_deploy,
+    routes_envs,
     routes_git,
     routes_pulls,
     routes_web,
@@ -47,6 +49,8 @@ def create_app(store: Store | None = None) -> Starlette:
         *routes_deploy.ROUTES,
         *routes_archive.ROUTES,
         *routes_web.ROUTES,
+        *control_trunk.ROUTES,
+        *routes_envs.ROUTES,
         *control_more.ROUTES,  # before control: more specific /check-runs/{id}/action
         *control.ROUTES,
     ]

@@ -95,3 +95,12 @@ def verify_token(store: Store, header: str | None) -> Installation:
     if inst is None:
         raise AuthError(401, "Bad credentials")
     return inst
+
+
+def user_of(store: Store, header: str | None) -> str | None:
+    """The login behind a person's token (`ghp_...`, minted by the control API), else None."""
+    try:
+        raw = _credential(header)
+    except AuthError:
+        return None
+    return store.user_tokens.get(raw)

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from tests.emulator import git, render
 from tests.emulator.api import ApiError, Runtime, not_found
-from tests.emulator.render_more import comment, pull, pull_head_sha
+from tests.emulator.render_more import comment, environment, pull, pull_head_sha
 from tests.emulator.repos import commit_files, create_repo, install
 from tests.emulator.routes_pulls import add_comment
 from tests.emulator.state import Installation, Pull, Repo, Store, now_iso
@@ -114,6 +114,7 @@ def install_repos(rt: Runtime, repos: list[Repo], sender: str) -> Installation:
 def open_pull(rt: Runtime, p: dict, body: dict) -> tuple[int, Any]:
     s, repo = rt.store, repo_of(rt.store, p)
     user = body.get("user") or repo.owner
+    s.user(user, "Bot" if user.endswith("[bot]") else None)
     head, base = body["head"], body.get("base") or repo.default_branch
     base_sha = repo.refs.get(f"heads/{base}")
     if base_sha is None:
@@ -132,7 +133,8 @@ def open_pull(rt: Runtime, p: dict, body: dict) -> tuple[int, Any]:
     head_repo.refs[f"heads/{head}"] = sha
     pr = Pull(number=repo.next_number, id=s.next_id(), title=body.get("title") or head,
               body=body.get("body"), user=user, head_repo=head_repo.full_name, head_ref=head,
-              base_ref=base, base_sha=base_sha)
+              base_ref=base, base_sha=base_sha, draft=bool(body.get("draft")),
+              labels=list(body.get("labels") or []))
     repo.next_number += 1
     repo.pulls[pr.number] = pr
     if head_repo is not repo:
@@ -244,7 +246,8 @@ def get_state(rt: Runtime, p: dict, body: dict) -> tuple[int, Any]:
         "commits": list(repo.commits),
         "pulls": [{"number": pr.number, "head": pr.head_ref, "head_sha": pull_head_sha(s, pr),
                    "head_repo": pr.head_repo, "base": pr.base_ref, "user": pr.user,
-                   "state": pr.state, "title": pr.title} for pr in repo.pulls.values()],
+                   "state": pr.state, "title": pr.title, "merged": pr.merged_at is not None,
+                   "merge_commit_sha": pr.merge_commit_sha} for pr in repo.pulls.values()],
         "check_runs": [
             {**{k: r[k] for k in ("id", "name", "head_sha", "status", "conclusion", "output",
                                   "annotations", "actions", "details_url", "external_id")},
@@ -255,7 +258,15 @@ def get_state(rt: Runtime, p: dict, body: dict) -> tuple[int, Any]:
         "reactions": [dict(r) for r in repo.reactions],
         "deployments": [{**{k: v for k, v in d.items() if k != "statuses"},
                          "statuses": [dict(x) for x in d["statuses"]]} for d in repo.deployments],
-        "environments": sorted(repo.environments),
+        "environments": [
+            {"name": e["name"], "reviewers": list(e.get("reviewers") or []),
+             "prevent_self_review": bool(e.get("prevent_self_review")),
+             "wait_timer": int(e.get("wait_timer") or 0),
+             "branch_policies": [b["name"] for b in e.get("branch_policies") or []],
+             "protection_rules": [r["type"] for r in environment(s, repo, e)["protection_rules"]],
+             "custom_rules": [r["integration_id"] for r in e.get("custom_rules") or []]}
+            for e in sorted(repo.environments.values(), key=lambda e: e["name"])],
+        "deployment_reviews": [dict(r) for r in repo.deployment_reviews],
         "workflow_runs": [dict(r) for r in repo.workflow_runs.values()],
         "protection_rule_reviews": [dict(r) for r in repo.protection_rule_reviews],
         "dispatches": [dict(d) for d in repo.dispatches],

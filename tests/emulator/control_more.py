@@ -8,11 +8,17 @@ from typing import Any
 from tests.emulator import render
 from tests.emulator.api import ApiError, Runtime, not_found
 from tests.emulator.control import RP, P, control, repo_of
+from tests.emulator.control_trunk import request_review
 from tests.emulator.render_more import deployment, deployment_status, pull, pull_head_sha
 from tests.emulator.repos import resolve
 from tests.emulator.routes_app import delivery_item
 from tests.emulator.routes_checks import check_limits, deliver, new_run
-from tests.emulator.routes_deploy import add_status, ensure_environment, new_deployment
+from tests.emulator.routes_deploy import (
+    add_status,
+    advance_run,
+    ensure_environment,
+    new_deployment,
+)
 from tests.emulator.state import Faults, now_iso
 
 ACTIONS_BOT = "github-actions[bot]"
@@ -45,38 +51,43 @@ def foreign_check_run(rt: Runtime, p: dict, body: dict) -> tuple[int, Any]:
     return 201, {"id": run["id"]}
 
 
-def create_environment(rt: Runtime, p: dict, body: dict) -> tuple[int, Any]:
-    env = ensure_environment(rt.store, repo_of(rt.store, p), body["name"])
-    return 201, {"id": env["id"], "name": env["name"]}
-
-
 def deploy(rt: Runtime, p: dict, body: dict) -> tuple[int, Any]:
-    """A workflow job waits on an environment: the App is asked to review it."""
-    s, repo, env = rt.store, repo_of(rt.store, p), p["env"]
+    """A workflow job waits on an environment: its protection rule and reviewers are asked."""
+    s, repo, name = rt.store, repo_of(rt.store, p), p["env"]
     ref = body.get("ref") or repo.default_branch
     sha = body.get("sha") or resolve(s, repo, ref)
     if sha is None:
         raise ApiError(422, f"No ref found for: {ref}")
     user = body.get("user") or repo.owner
     workflow = body.get("workflow") or "deploy.yml"
+    env = ensure_environment(s, repo, name)
+    gated = bool(env.get("protection_rule", True))
     run = {
         "id": s.next_id(), "name": body.get("name") or "Deploy",
         "path": f".github/workflows/{workflow}", "workflow_id": 7000 + len(workflow),
         "run_number": len(repo.workflow_runs) + 1, "event": body.get("event") or "push",
-        "status": "waiting", "conclusion": None, "head_sha": sha,
+        "status": "waiting", "conclusion": None, "head_sha": sha, "actor": user,
         "ref": ref if ref.startswith("refs/") else f"refs/heads/{ref}",
-        "environments": [env], "pending_environments": [env], "created_at": now_iso(),
+        "environments": [name], "pending_environments": [name] if gated else [],
+        "created_at": now_iso(),
     }
     repo.workflow_runs[run["id"]] = run
-    d = new_deployment(s, repo, sha, ref, env, ACTIONS_BOT, workflow_run_id=run["id"],
+    d = new_deployment(s, repo, sha, ref, name, ACTIONS_BOT, workflow_run_id=run["id"],
                        task="deploy", payload={}, description=None)
     add_status(s, d, "waiting", ACTIONS_BOT)
+    if env.get("reviewers"):
+        request_review(rt, repo, run, env)
+    if not gated:
+        if not env.get("reviewers"):
+            advance_run(s, repo, run, name, "approved")
+        return 201, {"run_id": run["id"], "deployment_id": d["id"]}
+    # GitHub names the PRs whose head is the SHA; a merge commit's PR is not among them
     prs = [pull(s, repo, pr) for pr in repo.pulls.values()
-           if pull_head_sha(s, pr) == sha]
+           if pr.state == "open" and pull_head_sha(s, pr) == sha]
     callback = f"{s.base_url}/repos/{repo.full_name}/actions/runs/{run['id']}" \
                "/deployment_protection_rule"
     payload = rt.hooks.envelope(
-        repo, user, action="requested", environment=env, event=run["event"], sha=sha, ref=ref,
+        repo, user, action="requested", environment=name, event=run["event"], sha=sha, ref=ref,
         deployment_callback_url=callback, deployment=deployment(s, repo, d),
         pull_requests=prs,
     )
@@ -104,6 +115,14 @@ def add_collaborator(rt: Runtime, p: dict, body: dict) -> tuple[int, Any]:
     rt.store.user(body["user"])
     repo.collaborators[body["user"]] = body.get("permission") or "write"
     return 201, {"user": body["user"], "permission": repo.collaborators[body["user"]]}
+
+
+def user_token(rt: Runtime, p: dict, body: dict) -> tuple[int, Any]:
+    """A person's own token (think a fine-grained PAT), e.g. an admin's for provisioning."""
+    rt.store.user(p["login"])
+    token = "ghp_" + secrets.token_hex(18)
+    rt.store.user_tokens[token] = p["login"]
+    return 201, {"token": token, "login": p["login"]}
 
 
 def add_team_member(rt: Runtime, p: dict, body: dict) -> tuple[int, Any]:
@@ -176,11 +195,11 @@ def manifest_code(rt: Runtime, p: dict, body: dict) -> tuple[int, Any]:
 ROUTES = [
     control(f"{RP}/check-runs/{{id}}/action", "POST", check_run_action),
     control(f"{RP}/check-runs", "POST", foreign_check_run),
-    control(f"{RP}/environments", "POST", create_environment),
     control(f"{RP}/environments/{{env}}/deploy", "POST", deploy),
     control(f"{RP}/deployments/{{id}}/statuses", "POST", deployment_state),
     control(f"{RP}/collaborators", "POST", add_collaborator),
     control(f"{P}/orgs/{{org}}/teams/{{team}}/members", "POST", add_team_member),
+    control(f"{P}/users/{{login}}/tokens", "POST", user_token),
     control(f"{P}/config", "POST", set_config),
     control(f"{P}/faults", "POST", set_faults),
     control(f"{P}/requests", "GET", list_requests),

@@ -13,8 +13,9 @@ def pull_head_sha(store: Store, pull: Pull) -> str:
 
 
 def pull_files(store: Store, repo: Repo, pull: Pull) -> list[dict]:
-    head = pull_head_sha(store, pull)
-    base_sha = repo.refs.get(f"heads/{pull.base_ref}", pull.base_sha)
+    head = pull.merged_head_sha or pull_head_sha(store, pull)
+    # a merged PR keeps the files it had when it was merged, as on GitHub
+    base_sha = pull.merged_base_sha or repo.refs.get(f"heads/{pull.base_ref}", pull.base_sha)
     base = git.merge_base(repo.store, base_sha, head) or base_sha
     return git.diff_trees(
         repo.store,
@@ -37,8 +38,8 @@ def pull(store: Store, repo: Repo, p: Pull, *, full: bool = True) -> dict:
     api = f"{store.base_url}/repos/{repo.full_name}"
     html = f"{HTML}/{repo.full_name}/pull/{p.number}"
     head_repo = store.repos[p.head_repo.lower()]
-    head_sha = pull_head_sha(store, p)
-    base_sha = repo.refs.get(f"heads/{p.base_ref}", p.base_sha)
+    head_sha = p.merged_head_sha or pull_head_sha(store, p)
+    base_sha = p.merged_base_sha or repo.refs.get(f"heads/{p.base_ref}", p.base_sha)
     links = {
         "self": {"href": f"{api}/pulls/{p.number}"},
         "html": {"href": html},
@@ -68,14 +69,14 @@ def pull(store: Store, repo: Repo, p: Pull, *, full: bool = True) -> dict:
         "title": p.title,
         "user": user(store, p.user),
         "body": p.body,
-        "labels": [],
+        "labels": [label(store, repo, name) for name in p.labels],
         "milestone": None,
         "active_lock_reason": None,
         "created_at": p.created_at,
         "updated_at": p.updated_at,
-        "closed_at": None,
-        "merged_at": None,
-        "merge_commit_sha": None,
+        "closed_at": p.merged_at or (p.updated_at if p.state == "closed" else None),
+        "merged_at": p.merged_at,
+        "merge_commit_sha": p.merge_commit_sha,
         "assignee": None,
         "assignees": [],
         "requested_reviewers": [],
@@ -85,17 +86,17 @@ def pull(store: Store, repo: Repo, p: Pull, *, full: bool = True) -> dict:
         "_links": links,
         "author_association": _association(repo, p.user),
         "auto_merge": None,
-        "draft": False,
+        "draft": p.draft,
     }
     if full:
         files = pull_files(store, repo, p)
         commits = git.new_commits(repo.store, head_sha, [base_sha])
         out.update(
-            merged=False,
-            mergeable=True,
-            rebaseable=True,
-            mergeable_state="clean",
-            merged_by=None,
+            merged=p.merged_at is not None,
+            mergeable=None if p.merged_at else True,
+            rebaseable=None if p.merged_at else True,
+            mergeable_state="unknown" if p.merged_at else "clean",
+            merged_by=user(store, p.merged_by) if p.merged_by else None,
             comments=sum(1 for c in repo.comments if c["issue_number"] == p.number),
             review_comments=0,
             maintainer_can_modify=False,
@@ -105,6 +106,14 @@ def pull(store: Store, repo: Repo, p: Pull, *, full: bool = True) -> dict:
             changed_files=len(files),
         )
     return out
+
+
+def label(store: Store, repo: Repo, name: str) -> dict:
+    ident = 5000 + sum(map(ord, name))
+    return {"id": ident, "node_id": node_id("Label", ident), "name": name,
+            "url": f"{store.base_url}/repos/{repo.full_name}/labels/{name}",
+            "color": "ededed", "default": False, "description": None, "archived_at": None,
+            "archived_by": None}
 
 
 def _association(repo: Repo, login: str) -> str:
@@ -237,6 +246,23 @@ def deployment_status(store: Store, repo: Repo, d: dict, s: dict) -> dict:
 
 def environment(store: Store, repo: Repo, env: dict) -> dict:
     api = f"{store.base_url}/repos/{repo.full_name}"
+    rules: list[dict] = []
+    if env.get("wait_timer"):
+        rules.append({"id": env["id"] + 2, "node_id": node_id("Rule", env["id"] + 2),
+                      "type": "wait_timer", "wait_timer": env["wait_timer"]})
+    if env.get("reviewers"):
+        from tests.emulator.render_trunk import reviewer
+
+        rules.append({"id": env["id"] + 3, "node_id": node_id("Rule", env["id"] + 3),
+                      "type": "required_reviewers",
+                      "prevent_self_review": bool(env.get("prevent_self_review")),
+                      "reviewers": [reviewer(store, repo, r) for r in env["reviewers"]]})
+    if env.get("branch_policies"):
+        rules.append({"id": env["id"] + 4, "node_id": node_id("Rule", env["id"] + 4),
+                      "type": "branch_policy"})
+    if env.get("protection_rule", True):
+        rules.append({"id": env["id"] + 1, "node_id": node_id("Rule", env["id"]),
+                      "type": "custom"})
     return {
         "id": env["id"],
         "node_id": node_id("Environment", env["id"]),
@@ -244,11 +270,10 @@ def environment(store: Store, repo: Repo, env: dict) -> dict:
         "url": f"{api}/environments/{env['name']}",
         "html_url": f"{HTML}/{repo.full_name}/deployments/{env['name']}",
         "created_at": env["created_at"],
-        "updated_at": env["created_at"],
-        "protection_rules": [
-            {"id": env["id"] + 1, "node_id": node_id("Rule", env["id"]), "type": "custom"}
-        ],
-        "deployment_branch_policy": None,
+        "updated_at": env.get("updated_at", env["created_at"]),
+        "protection_rules": rules,
+        "deployment_branch_policy": {"protected_branches": False, "custom_branch_policies": True}
+        if env.get("branch_policies") else None,
     }
 
 

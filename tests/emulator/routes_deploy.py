@@ -36,6 +36,23 @@ def add_status(store: Store, d: dict, state: str, creator: str, **extra: object)
     return s
 
 
+def advance_run(store: Store, repo: Repo, run: dict, env: str, state: str) -> None:
+    """One gate of `env` (a protection rule, a required review) answered: the job fails on a
+    rejection, and runs once nothing is left to wait for."""
+    if state == "approved" and (env in run["pending_environments"]
+                                or env in run.get("review_pending", [])):
+        return
+    waiting = run["pending_environments"] or run.get("review_pending")
+    if state == "approved":
+        run["status"] = "waiting" if waiting else "in_progress"
+    else:
+        run.update(status="completed", conclusion="failure")
+    for d in repo.deployments:
+        if d.get("workflow_run_id") == run["id"] and d["environment"] == env:
+            add_status(store, d, "in_progress" if state == "approved" else "failure",
+                       "github-actions[bot]")
+
+
 def _invalid(msg: str) -> ApiError:
     return ApiError(422, f"Invalid request.\n\n{msg}")
 
@@ -144,18 +161,11 @@ def protection_rule(ctx: Ctx) -> Result:
             raise _invalid(f"Only {MAX_REPORTS} status reports are allowed per deployment")
     elif state not in ("approved", "rejected"):
         raise _invalid(f"state {state!r} is not valid")
-    elif env not in run["pending_environments"]:
+    elif env not in run["pending_environments"] or run["status"] == "completed":
         raise _invalid("No pending deployment requests to approve or reject")
     else:
         run["pending_environments"].remove(env)
-        if state == "approved":
-            run["status"] = "in_progress" if not run["pending_environments"] else "waiting"
-        else:
-            run.update(status="completed", conclusion="failure")
-        for d in repo.deployments:
-            if d.get("workflow_run_id") == run["id"] and d["environment"] == env:
-                add_status(ctx.store, d, "in_progress" if state == "approved" else "failure",
-                           "github-actions[bot]")
+        advance_run(ctx.store, repo, run, env, state)
     repo.protection_rule_reviews.append(
         {"run_id": run["id"], "environment": env, "state": state, "comment": comment,
          "user": ctx.bot, "created_at": now_iso()}
@@ -188,8 +198,8 @@ ROUTES = [
     api(f"{R}/deployments/{{deployment_id}}", "GET", get_deployment),
     api(f"{R}/deployments/{{deployment_id}}/statuses", "POST", create_status),
     api(f"{R}/deployments/{{deployment_id}}/statuses", "GET", list_statuses),
-    api(f"{R}/environments", "GET", list_environments),
-    api(f"{R}/environments/{{name}}", "GET", get_environment),
+    api(f"{R}/environments", "GET", list_environments, mode="user_or_token"),
+    api(f"{R}/environments/{{name}}", "GET", get_environment, mode="user_or_token"),
     api(f"{R}/actions/runs/{{run_id}}", "GET", get_workflow_run),
     api(f"{R}/actions/runs/{{run_id}}/deployment_protection_rule", "POST", protection_rule),
     api(f"{R}/actions/workflows/{{workflow_id}}/dispatches", "POST", dispatch),

@@ -251,7 +251,7 @@ def compare(ctx: Ctx) -> Result:
 
 
 ROUTES = [
-    api(R, "GET", get_repo),
+    api(R, "GET", get_repo, mode="user_or_token"),
     api(f"{R}/git/blobs", "POST", create_blob),
     api(f"{R}/git/blobs/{{sha}}", "GET", get_blob),
     api(f"{R}/git/trees", "POST", create_tree),
@@ -262,7 +262,7 @@ ROUTES = [
     api(f"{R}/git/refs", "POST", create_ref),
     api(f"{R}/git/refs/{{ref:path}}", "PATCH", update_ref),
     api(f"{R}/git/refs/{{ref:path}}", "DELETE", delete_ref),
-    api(f"{R}/contents/{{path:path}}", "GET", get_contents),
+    api(f"{R}/contents/{{path:path}}", "GET", get_contents, mode="user_or_token"),
     api(f"{R}/commits/{{ref}}", "GET", get_rest_commit),
     api(f"{R}/compare/{{basehead:path}}", "GET", compare),
 ]

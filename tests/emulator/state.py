@@ -98,6 +98,15 @@ class Pull:
     state: str = "open"
     created_at: str = field(default_factory=now_iso)
     updated_at: str = field(default_factory=now_iso)
+    draft: bool = False
+    labels: list[str] = field(default_factory=list)
+    # set when merged: what was merged, by whom, and onto which base head
+    merged_at: str | None = None
+    merged_by: str | None = None
+    merge_commit_sha: str | None = None
+    merged_head_sha: str | None = None
+    merged_base_sha: str | None = None
+    merged_commits: list[str] = field(default_factory=list)  # commits the merge put on base
 
 
 @dataclass
@@ -119,6 +128,7 @@ class Repo:
     environments: dict[str, dict] = field(default_factory=dict)
     workflow_runs: dict[int, dict] = field(default_factory=dict)
     protection_rule_reviews: list[dict] = field(default_factory=list)
+    deployment_reviews: list[dict] = field(default_factory=list)  # the "Review deployments" dialog
     dispatches: list[dict] = field(default_factory=list)
     collaborators: dict[str, str] = field(default_factory=dict)  # login -> permission
     next_number: int = 1
@@ -171,6 +181,8 @@ class Store:
         self.users: dict[str, User] = {}
         self.orgs: set[str] = set()
         self.teams: dict[tuple[str, str], set[str]] = {}
+        self.team_ids: dict[tuple[str, str], int] = {}
+        self.user_tokens: dict[str, str] = {}  # personal access token -> login
         self.installations: dict[int, Installation] = {}
         self.tokens: dict[str, Token] = {}
         self.repos: dict[str, Repo] = {}

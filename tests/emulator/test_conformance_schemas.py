@@ -39,7 +39,7 @@ def test_fixture_inventory() -> None:
     counts = {event: len(list((FIXTURES / event).glob("*.json"))) for event in events()}
     assert counts.pop("deployment_protection_rule") == 0  # the package has no example
     assert all(counts.values()), counts
-    assert sum(counts.values()) == len(ALL_FIXTURES) == 102
+    assert sum(counts.values()) == len(ALL_FIXTURES) == 103
     assert set(KNOWN_DRIFT) <= {_id(p) for p in ALL_FIXTURES}
 
 

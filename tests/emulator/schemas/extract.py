@@ -72,6 +72,16 @@ OPERATIONS: list[tuple[str, str]] = [
     ("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}"),
     ("POST", "/repos/{owner}/{repo}/actions/runs/{run_id}/deployment_protection_rule"),
     ("POST", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches"),
+    # issue 12: the trunk flow, native reviewers and environment provisioning
+    ("GET", "/repos/{owner}/{repo}/commits/{commit_sha}/pulls"),
+    ("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}/approvals"),
+    ("PUT", "/repos/{owner}/{repo}/environments/{environment_name}"),
+    ("GET", "/repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules"),
+    ("POST", "/repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules"),
+    ("GET", "/repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies"),
+    ("POST", "/repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies"),
+    ("GET", "/users/{username}"),
+    ("GET", "/orgs/{org}/teams/{team_slug}"),
 ]
 
 # Events the App receives or the emulator emits; every action of each is kept, so that any
@@ -85,6 +95,7 @@ WEBHOOK_EVENTS = [
     "deployment",
     "deployment_status",
     "deployment_protection_rule",
+    "deployment_review",
     "workflow_run",
     "workflow_job",
     "installation",

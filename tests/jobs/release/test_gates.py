@@ -318,3 +318,32 @@ def test_comment_limits_hold_for_any_size(limit: int) -> None:
     short = GateDecision(state="approved", environment="staging", sha=SHA,
                          results=results[:2]).comment(limit)
     assert "more" not in short
+
+
+def test_production_with_zero_ci_check_runs_is_not_checks_passed() -> None:
+    gates = gates_for("production", RepoConfig(), "low", ENVS)
+    own = [CheckRun(name="shipcrew / policy", status="completed", conclusion="success")]
+    got = decide(gates, evidence(environment="production", check_runs=own,
+                                 deployments=[DeploymentRecord(
+                                     environment="staging", sha=SHA, state="success",
+                                     at=NOW - timedelta(hours=1))]))
+    assert got.state == "pending"
+    assert "⏳ checks: waiting for at least one CI check run on aaaaaaa" in got.reasons[0]
+    staging = decide(gates_for("staging", RepoConfig(), "low", ENVS),
+                     evidence(check_runs=own))
+    assert staging.state == "approved"  # elsewhere zero checks is still fine
+
+
+def test_plan_and_gate_report_a_missing_predecessor_alike() -> None:
+    from app.coordinator import classify, plan
+
+    config = RepoConfig.model_validate({"environments": {"production": {"requires": ["qa"]}}})
+    [gate] = [g for g in gates_for("production", config, "low", ENVS)
+              if g.kind == "predecessor"]
+    got = decide([gate], evidence(environment="production"))
+    assert got.state == "pending"
+    text = "`qa` does not exist on GitHub: create that environment or remove it from `requires`"
+    assert got.reasons == [f"⏳ {text}"]
+    shown = plan(classify(["app.py"], config), config, is_fork=False, event="plan",
+                 known_environments=ENVS).render_markdown()
+    assert text in shown
