@@ -25,8 +25,6 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +50,7 @@ def _port() -> int:
 
 
 def load() -> str:
-    return "load %.2f %.2f %.2f" % os.getloadavg()
+    return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
 def pct(values: list[float], p: float) -> float:
@@ -349,13 +347,13 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
         row(f"first check run, {args.burst} PRs at once, p50 / p99", ms(first),
             "< 300 / < 1000")
         row(f"policy done on final head, {args.burst} at once, p50 / p99", ms(done))
-        row(f"burst drained in", f"{total:.1f} s")
+        row("burst drained in", f"{total:.1f} s")
         print(f"|   ({load()})")
     if "rss" not in args.skip:
         r = rss(stack, args.installations, args.rss_jobs)
         row(f"worker RSS: before / after {args.installations} new installations",
             f"{r['before']:.0f} MB / {r['first_pass']:.0f} MB", "< 150 MB")
-        row(f"worker RSS: per new installation", f"{r['per_installation']:+.2f} MB", "flat")
+        row("worker RSS: per new installation", f"{r['per_installation']:+.2f} MB", "flat")
         row(f"worker RSS: final / max after {r['jobs']:.0f} jobs",
             f"{r['final']:.0f} MB / {r['max']:.0f} MB ({r['after_warm_growth']:+.0f} MB)",
             "< 150 MB flat")
