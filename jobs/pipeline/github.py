@@ -26,16 +26,18 @@ from app.gitdata import (
     error_message,
     head_moved,
     push_to_branch,
-    read_head,
     workflows_refused,
 )
 from app.github import ClientFactory
+from app.handoff import last_try
 from app.logs import bound_delivery
 from app.queue import is_transient
+from app.treecache import head_tree, remember_commit
 from jobs.auditor.core import audit_files
 from jobs.pipeline.plan import GenerationPlan, gate, plan_generation
 from jobs.pipeline.report import Outcome, check_output
 from jobs.pipeline.validate import ValidationReport
+from jobs.planner import audit_after_generation
 
 log = logging.getLogger(__name__)
 CHECK_NAME = "shipcrew / pipeline"
@@ -185,11 +187,13 @@ def effective_config(ctx: JobContext, artifacts: list[str] | None) -> GenerateCo
 def generate_for_pull_request(
     *, installation_id: int, repo: str, delivery_id: str, number: int, head_sha: str,
     artifacts: list[str] | None = None, conn: redis.Redis | None = None,
-    factory: ClientFactory | None = None,
+    factory: ClientFactory | None = None, handed: dict[str, Any] | None = None,
+    audit_after: bool = False,
 ) -> dict[str, Any]:
-    """Generate what the PR's head is missing and deliver it per `generate.mode`."""
+    """Generate what the PR's head is missing and deliver it per `generate.mode`;
+    `audit_after`: then enqueue the audit of the head it leaves (jobs.planner)."""
     with bound_delivery(delivery_id):
-        ctx = job_context(installation_id, repo, delivery_id, conn, factory)
+        ctx = job_context(installation_id, repo, delivery_id, conn, factory, handed)
         if (pr := ctx.current_pull(number, head_sha, "generate")) is None:
             return {"status": "stale"}
         fork = is_fork(pr, repo)
@@ -205,9 +209,15 @@ def generate_for_pull_request(
                                   title="Detecting stacks and generating the pipeline")
             plan, report, findings, outcome = _generate(ctx, pr, head_sha, config, fork)
         except Exception as exc:
+            if audit_after and (not is_transient(exc) or last_try()):
+                audit_after_generation(ctx, number, head_sha)
             if is_transient(exc):
                 raise
             return _fail(ctx, number, head_sha, run_id, exc)
+        if audit_after and outcome.status != "superseded":  # a new push has its own plan
+            committed = outcome.status == "committed" and outcome.commit
+            audit_after_generation(ctx, number, head_sha, outcome.commit if committed else None,
+                                   plan.changes)
         title, summary, text = check_output(plan, report, outcome, config.mode, fork,
                                             findings)
         checks.publish(ctx.gh, ctx.owner, ctx.name, name=CHECK_NAME, head_sha=head_sha,
@@ -226,12 +236,15 @@ def generate_for_pull_request(
 
 def _generate(ctx: JobContext, pr: Any, head_sha: str, config: GenerateConfig, fork: bool,
               ) -> tuple[GenerationPlan, ValidationReport, list[Finding], Outcome]:
-    files, present = read_head(ctx, head_sha)
+    files, present = head_tree(ctx, head_sha)
     plan = plan_generation(files, config, default_branch=pr.base.repo.default_branch)
     plan = protect_unreadable(plan, present - files.keys())
     plan, report = gate(plan)
     plan, findings = policy_gate(plan, policies_config(ctx))
-    return plan, report, findings, deliver(ctx, pr, head_sha, plan, config.mode, fork)
+    outcome = deliver(ctx, pr, head_sha, plan, config.mode, fork)
+    if outcome.status == "committed" and outcome.commit:
+        remember_commit(ctx, outcome.commit, (files, present), plan.changes)
+    return plan, report, findings, outcome
 
 
 def _fail(ctx: JobContext, number: int, head_sha: str, run_id: int | None,
