@@ -75,7 +75,7 @@ class JobContext:
             pr = resp.parsed_data
             current = pr.state == "open" and pr.head.sha == head_sha
             if current:
-                self.pull_json = resp.json()
+                self.pull_json = dict(resp.json())
                 mark_head(self.conn, self.repo, number, head_sha)
         if not current:
             self.audit.record("stale", repo=self.repo, number=number, head_sha=head_sha, job=job)

@@ -14,7 +14,7 @@ import json
 import logging
 import time
 import zlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import redis
 
@@ -60,9 +60,9 @@ def put(conn: redis.Redis, repo: str, sha: str, files: Files, present: set[str])
     pipe.zcard(INDEX)
     *_, count = pipe.execute()
     if count > MAX_ENTRIES:
-        old = conn.zpopmin(INDEX, count - MAX_ENTRIES)
+        old: Any = conn.zpopmin(INDEX, count - MAX_ENTRIES)
         if old:
-            conn.delete(*[k for k, _ in old])
+            conn.delete(*[member for member, _score in old])
     return True
 
 

@@ -34,6 +34,7 @@ from app.logs import bound_delivery
 from app.queue import is_transient
 from app.treecache import head_tree, remember_commit
 from jobs.auditor.core import audit_files
+from jobs.pipeline.memo import cached_validation
 from jobs.pipeline.plan import GenerationPlan, gate, plan_generation
 from jobs.pipeline.report import Outcome, check_output
 from jobs.pipeline.validate import ValidationReport
@@ -239,7 +240,7 @@ def _generate(ctx: JobContext, pr: Any, head_sha: str, config: GenerateConfig, f
     files, present = head_tree(ctx, head_sha)
     plan = plan_generation(files, config, default_branch=pr.base.repo.default_branch)
     plan = protect_unreadable(plan, present - files.keys())
-    plan, report = gate(plan)
+    plan, report = gate(plan, cached_validation(ctx.conn))
     plan, findings = policy_gate(plan, policies_config(ctx))
     outcome = deliver(ctx, pr, head_sha, plan, config.mode, fork)
     if outcome.status == "committed" and outcome.commit:
