@@ -15,10 +15,11 @@ from app.files import Files
 from app.github import ClientFactory
 from app.handoff import claim_audit, handoff, mark_head, pull_files
 from app.logs import bound_delivery
-from app.queue import JobSpec, Urgency, enqueue
+from app.queue import JobSpec, Urgency, enqueue, job_id_for
 
 log = logging.getLogger(__name__)
 CONFIG_CHECK = "shipcrew / config"
+PIPELINE_CHECK = "shipcrew / pipeline"  # jobs.pipeline.github.CHECK_NAME
 
 
 def report_config_error(ctx: JobContext, head_sha: str, error: ConfigError) -> None:
@@ -101,8 +102,13 @@ def plan_pull_request(
         if ctx.pull_json is not None:
             kwargs["handed"] = handoff(ctx.pull_json, ctx.config_text, files)
         chain = config.generate.mode is GenerateMode.COMMIT and not is_fork(pr, repo)
-        job_ids = [enqueue(ctx.conn, delivery_id, spec)
-                   for spec in agent_jobs(the_plan, kwargs, chain)]
+        specs = agent_jobs(the_plan, kwargs, chain)
+        if any(spec.kwargs.get("audit_after") for spec in specs):
+            # first feedback now, not when the pipeline engineer's turn comes
+            checks.open_queued(ctx.gh, ctx.conn, job_id_for(delivery_id, "generate"),
+                               ctx.owner, ctx.name, name=PIPELINE_CHECK, head_sha=head_sha,
+                               title="Queued: generating the pipeline, then the audit")
+        job_ids = [enqueue(ctx.conn, delivery_id, spec) for spec in specs]
         ctx.audit.record("plan", repo=repo, number=number, head_sha=head_sha,
                          files=[f["path"] for f in files], tier=classification.tier,
                          kinds=sorted(classification.kinds), jobs=job_ids,

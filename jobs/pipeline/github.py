@@ -196,6 +196,12 @@ def generate_for_pull_request(
     with bound_delivery(delivery_id):
         ctx = job_context(installation_id, repo, delivery_id, conn, factory, handed)
         if (pr := ctx.current_pull(number, head_sha, "generate")) is None:
+            if (queued := checks.opened_for_job()) is not None:  # the planner's queued run
+                checks.publish(ctx.gh, ctx.owner, ctx.name, name=CHECK_NAME,
+                               head_sha=head_sha, conclusion="skipped",
+                               title="Superseded: a newer push has its own run",
+                               summary="Nothing was generated for this commit.",
+                               check_run_id=queued)
             return {"status": "stale"}
         fork = is_fork(pr, repo)
         run_id: int | None = None

@@ -55,6 +55,9 @@ def test_a_pull_request_open_costs_at_most_twelve_calls_none_repeated(crew: Crew
     head = state["branches"]["feature"]
     runs = {(r["name"], r["head_sha"]): r for r in state["check_runs"]}
     assert runs[("shipcrew / policy", head)]["status"] == "completed"
+    # the planner's queued pipeline run is the one the pipeline engineer completed
+    pipeline = [r for r in state["check_runs"] if r["name"] == "shipcrew / pipeline"]
+    assert [(r["status"], r["conclusion"]) for r in pipeline] == [("completed", "success")]
     assert [e["status"] for e in crew.audit("generate")] == ["committed"]
 
 
