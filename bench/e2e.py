@@ -241,13 +241,14 @@ def endpoint(method: str, path: str, owner: str, name: str) -> str:
 
 def calls(stack: Stack, action: object) -> tuple[Counter[str], int]:
     """API calls the App makes for one action (until it is quiet), by endpoint, and how
-    many calls repeat an identical earlier request."""
+    many reads (GETs, token requests) repeat an identical earlier one."""
     stack.quiet()
     stack.emu.clear_requests()
     action()  # type: ignore[operator]
     stack.quiet()
     reqs = stack.emu.requests()
-    exact = Counter((r["method"], r["path"], r["query"]) for r in reqs)
+    exact = Counter((r["method"], r["path"], r["query"]) for r in reqs
+                    if r["method"] == "GET" or r["path"].endswith("/access_tokens"))
     repeated = sum(c - 1 for c in exact.values() if c > 1)
     by = Counter(endpoint(r["method"], r["path"], "flow", "svc") for r in reqs)
     return by, repeated
