@@ -111,6 +111,24 @@ def start(gh: GitHub[Any], owner: str, repo: str, *, name: str, head_sha: str,
     return run_id
 
 
+def open_queued(gh: GitHub[Any], conn: Any, job_id: str, owner: str, repo: str, *,
+                name: str, head_sha: str, title: str) -> int:
+    """A queued check run for a job about to be enqueued: people see it at once, and the
+    job's `start` takes it over (a job that fails for good closes it via `close_orphan`)."""
+    data = {"name": name, "head_sha": head_sha, "status": "queued",
+            "output": {"title": title, "summary": title}}
+    run_id = int(gh.rest.checks.create(owner, repo, data=data).parsed_data.id)  # type: ignore[call-overload]
+    conn.set(_OPEN.format(job=job_id), run_id, ex=_OPEN_TTL)
+    return run_id
+
+
+def opened_for_job() -> int | None:
+    """The run `open_queued` opened for the current job, if any."""
+    job = get_current_job()
+    known = job.connection.get(_OPEN.format(job=job.id)) if job is not None else None
+    return int(known) if known else None
+
+
 def close_orphan(gh_for: Callable[[int], GitHub[Any]], job: Job, error: str) -> int | None:
     """Complete the check run a job opened and never completed; returns its id."""
     raw = job.connection.getdel(_OPEN.format(job=job.id))

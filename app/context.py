@@ -13,6 +13,7 @@ from githubkit import GitHub
 from app.audit import AuditTrail
 from app.config import CONFIG_PATH, ConfigError, RepoConfig, parse_config
 from app.github import ClientFactory, client_for, read_file
+from app.handoff import handed_pull, mark_head, marked_head
 
 
 def current_redis() -> redis.Redis:
@@ -32,6 +33,10 @@ class JobContext:
     conn: redis.Redis
     factory: ClientFactory = client_for
     _gh: GitHub[Any] | None = field(default=None, repr=False)
+    # What an earlier job of the same delivery read (app.handoff); empty: read it here.
+    handed: dict[str, Any] = field(default_factory=dict, repr=False)
+    handed_for: int | None = None  # the PR number the handed data was accepted for
+    pull_json: dict[str, Any] | None = field(default=None, repr=False)  # as GitHub sent it
 
     @property
     def owner(self) -> str:
@@ -57,9 +62,22 @@ class JobContext:
 
     def current_pull(self, number: int, head_sha: str, job: str) -> Any | None:
         """The PR if `head_sha` is still its open head, else None (recorded): latest push
-        wins, work planned for an older head is dropped."""
-        pr = self.gh.rest.pulls.get(self.owner, self.name, number).parsed_data
-        if pr.state != "open" or pr.head.sha != head_sha:
+        wins, work planned for an older head is dropped. A PR handed on for this head is
+        used unless a later job saw a newer head."""
+        pr = handed_pull(self.handed, number, head_sha)
+        if pr is not None:
+            marked = marked_head(self.conn, self.repo, number)
+            current = marked in (None, head_sha)
+            self.handed_for = number if current else None
+            self.pull_json = self.handed["pull"]
+        else:
+            resp = self.gh.rest.pulls.get(self.owner, self.name, number)
+            pr = resp.parsed_data
+            current = pr.state == "open" and pr.head.sha == head_sha
+            if current:
+                self.pull_json = dict(resp.json())
+                mark_head(self.conn, self.repo, number, head_sha)
+        if not current:
             self.audit.record("stale", repo=self.repo, number=number, head_sha=head_sha, job=job)
             return None
         # The PR names the default branch: spare the repository call.
@@ -67,10 +85,17 @@ class JobContext:
         return pr
 
     @cached_property
+    def config_text(self) -> str | None:
+        """`.github/shipcrew.yml` on the default branch (None: absent)."""
+        if self.handed_for is not None and "config_text" in self.handed:
+            text = self.handed["config_text"]
+            return text if isinstance(text, str) else None
+        return read_file(self.gh, self.owner, self.name, CONFIG_PATH, self.default_branch)
+
+    @cached_property
     def config(self) -> RepoConfig | ConfigError:
         """From the default branch only: a PR cannot change the rules it is judged by."""
-        text = read_file(self.gh, self.owner, self.name, CONFIG_PATH, self.default_branch)
-        return parse_config(text)
+        return parse_config(self.config_text)
 
 
 def is_fork(pr: Any, repo: str) -> bool:
@@ -81,6 +106,7 @@ def is_fork(pr: Any, repo: str) -> bool:
 def job_context(
     installation_id: int, repo: str, delivery_id: str,
     conn: redis.Redis | None = None, factory: ClientFactory | None = None,
+    handed: dict[str, Any] | None = None,
 ) -> JobContext:
     return JobContext(installation_id, repo, delivery_id, conn or current_redis(),
-                      factory or client_for)
+                      factory or client_for, handed=dict(handed or {}))

@@ -1,19 +1,28 @@
 """GitHub access: App JWT -> per-installation clients, through githubkit.
 
-githubkit caches each installation token until a minute before it expires. Clients are
-built by a factory that jobs receive, so tests point it at the emulator's URL.
+githubkit caches each installation token until a minute before it expires; with Redis
+configured the tokens live there (`RedisTokens`), shared by every worker process and kept
+apart from the clients. Clients are kept per installation in a bounded LRU (`MAX_CLIENTS`),
+all sharing one SSL context. Clients are built by a factory that jobs receive, so tests
+point it at the emulator's URL.
 """
 
 from __future__ import annotations
 
 import base64
+import os
+import ssl
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from functools import cache
+from typing import Any, NoReturn
 
+import redis
 from githubkit import AppAuthStrategy, AppInstallationAuthStrategy, GitHub
-from githubkit.exception import RateLimitExceeded, RequestFailed
+from githubkit.cache import BaseCache, BaseCacheStrategy
+from githubkit.exception import CacheUnsupportedError, RateLimitExceeded, RequestFailed
 from githubkit.retry import RetryServerError
 from githubkit.typing import RetryOption
 
@@ -35,18 +44,70 @@ def _retry(exc: Any, count: int) -> RetryOption:
     return _server_errors(exc, count)
 
 
+MAX_CLIENTS = 32  # per process; a dropped client costs a new one, never a new token
+TOKEN_PREFIX = "shipcrew:gh-token:"
+
+
+@cache
+def shared_ssl_context() -> ssl.SSLContext:
+    """One verifying context per process (each costs ~0.8 MB and ~30 ms to build)."""
+    import certifi
+
+    cafile = os.environ.get("SSL_CERT_FILE") or certifi.where()  # as httpx's trust_env
+    return ssl.create_default_context(cafile=cafile, capath=os.environ.get("SSL_CERT_DIR"))
+
+
+class _RedisCache(BaseCache):
+    def __init__(self, conn: redis.Redis) -> None:
+        self.conn = conn
+
+    def get(self, key: str) -> str | None:
+        value = self.conn.get(TOKEN_PREFIX + key)
+        return value.decode() if isinstance(value, bytes) else value
+
+    def set(self, key: str, value: str, ex: timedelta) -> None:
+        seconds = int(ex.total_seconds())
+        if seconds >= 1:  # a token about to expire is simply not kept
+            self.conn.set(TOKEN_PREFIX + key, value, ex=seconds)
+
+
+class RedisTokens(BaseCacheStrategy):
+    """githubkit's token cache (installation tokens, the App JWT) in Redis."""
+
+    def __init__(self, conn: redis.Redis) -> None:
+        self.storage = _RedisCache(conn)
+
+    def get_cache_storage(self) -> BaseCache:
+        return self.storage
+
+    async def get_async_cache_storage(self) -> NoReturn:
+        raise CacheUnsupportedError("shipcrew uses the sync client only")
+
+    def get_hishel_storage(self) -> NoReturn:
+        raise CacheUnsupportedError("http_cache is off")
+
+    async def get_async_hishel_storage(self) -> NoReturn:
+        raise CacheUnsupportedError("http_cache is off")
+
+
 class GitHubApp:
     """Builds clients for the App (JWT) and for each installation (token)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, max_clients: int = MAX_CLIENTS) -> None:
         settings.require_app()
         self.settings = settings
         self._pem = settings.private_key_pem()
         self._lock = threading.Lock()
-        self._clients: dict[int, GitHub[Any]] = {}
+        self._clients: OrderedDict[int, GitHub[Any]] = OrderedDict()
+        self.max_clients = max_clients
+        self._tokens = RedisTokens(redis.Redis.from_url(settings.redis_url)) \
+            if settings.redis_url else None
 
     def _options(self) -> dict[str, Any]:
+        extra = {"cache_strategy": self._tokens} if self._tokens else {}
         return {
+            **extra,
+            "ssl_verify": shared_ssl_context(),
             "base_url": self.settings.github_api_url + "/",
             "http_cache": False,  # a stale PR or ref is worse than one more request
             "auto_retry": _retry,
@@ -58,6 +119,7 @@ class GitHubApp:
         return GitHub(AppAuthStrategy(str(self.settings.app_id), self._pem), **self._options())
 
     def installation(self, installation_id: int) -> GitHub[Any]:
+        evicted: list[GitHub[Any]] = []
         with self._lock:
             client = self._clients.get(installation_id)
             if client is None:
@@ -65,6 +127,12 @@ class GitHubApp:
                     str(self.settings.app_id), self._pem, installation_id
                 )
                 client = self._clients[installation_id] = GitHub(auth, **self._options())
+                while len(self._clients) > self.max_clients:
+                    evicted.append(self._clients.popitem(last=False)[1])
+            else:
+                self._clients.move_to_end(installation_id)
+        for old in evicted:
+            old.__exit__(None, None, None)  # closes this thread's HTTP client, if open
         return _opened(client)
 
 

@@ -20,6 +20,7 @@ from app.files import Files, write_tree
 _LOCATION = re.compile(r"(?:[\w.-]+/)?((?:templates|charts)/[\w./-]+?|Chart\.yaml|values\.yaml)"
                        r":(\d+)")
 _YAML_SUFFIXES = (".yaml", ".yml", ".json")
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: same data, ~10x faster
 
 
 class ChartError(Exception):
@@ -69,7 +70,7 @@ def render_chart(chart: Files, release: str = "release", values: dict[str, Any] 
 def manifests(text: str, path: str = "manifest") -> list[dict[str, Any]]:
     """Every non-empty YAML document of a rendered template; ChartError when not YAML."""
     try:
-        docs = list(yaml.safe_load_all(text))
+        docs = list(yaml.load_all(text, Loader=_SAFE_LOADER))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ChartError(f"rendered output is not YAML: {getattr(exc, 'problem', exc)}",

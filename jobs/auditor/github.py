@@ -27,9 +27,11 @@ from app.config import ConfigError, PoliciesConfig
 from app.context import JobContext, is_fork, job_context
 from app.files import Files
 from app.findings import Finding, Mode, Severity
-from app.gitdata import changed_files, head_moved, push_to_branch, read_head, workflows_refused
+from app.gitdata import head_moved, push_to_branch, read_head, workflows_refused
 from app.github import ClientFactory
+from app.handoff import audit_claimed, pull_files
 from app.logs import bound_delivery
+from app.treecache import head_tree
 from jobs.auditor.core import AuditResult, audit_files, with_config_error
 from jobs.auditor.fixes import fix_files
 from jobs.auditor.report import (
@@ -136,8 +138,8 @@ def evaluate(ctx: JobContext, pr: Any, head_sha: str) -> tuple[
     config = ctx.config
     policies = PoliciesConfig() if isinstance(config, ConfigError) else config.policies
     dirs, source = policy_dirs(ctx, policies)
-    files, _ = read_head(ctx, head_sha)
-    changed = changed_lines(changed_files(ctx, pr.number), files)
+    files, _ = head_tree(ctx, head_sha)
+    changed = changed_lines(pull_files(ctx, pr.number), files)
     metadata = {"number": pr.number, "author": pr.user.login if pr.user else "",
                 "labels": [lb.name for lb in pr.labels or []], "base": pr.base.ref,
                 "head": pr.head.ref, "fork": is_fork(pr, ctx.repo)}
@@ -162,9 +164,12 @@ def safe_fixes(files: Files, findings: list[Finding],
 def audit_pull_request(
     *, installation_id: int, repo: str, delivery_id: str, number: int, head_sha: str,
     conn: redis.Redis | None = None, factory: ClientFactory | None = None,
+    handed: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     with bound_delivery(delivery_id):
-        ctx = job_context(installation_id, repo, delivery_id, conn, factory)
+        ctx = job_context(installation_id, repo, delivery_id, conn, factory, handed)
+        if audit_claimed(ctx.conn, repo, head_sha, handed):  # the pipeline's chain has it
+            return {"status": "claimed"}
         if (pr := ctx.current_pull(number, head_sha, "audit")) is None:
             return {"status": "stale"}
         result, files, changed, source = evaluate(ctx, pr, head_sha)

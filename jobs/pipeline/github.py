@@ -27,16 +27,19 @@ from app.gitdata import (
     error_message,
     head_moved,
     push_to_branch,
-    read_head,
     workflows_refused,
 )
 from app.github import ClientFactory
+from app.handoff import last_try
 from app.logs import bound_delivery
 from app.queue import is_transient
+from app.treecache import head_tree, remember_commit
 from jobs.auditor.core import audit_files
+from jobs.pipeline.memo import cached_validation
 from jobs.pipeline.plan import GenerationPlan, gate, plan_generation
 from jobs.pipeline.report import Outcome, check_output
 from jobs.pipeline.validate import ValidationReport
+from jobs.planner import audit_after_generation
 
 log = logging.getLogger(__name__)
 CHECK_NAME = "shipcrew / pipeline"
@@ -210,12 +213,20 @@ def effective_config(ctx: JobContext, artifacts: list[str] | None) -> GenerateCo
 def generate_for_pull_request(
     *, installation_id: int, repo: str, delivery_id: str, number: int, head_sha: str,
     artifacts: list[str] | None = None, conn: redis.Redis | None = None,
-    factory: ClientFactory | None = None,
+    factory: ClientFactory | None = None, handed: dict[str, Any] | None = None,
+    audit_after: bool = False,
 ) -> dict[str, Any]:
-    """Generate what the PR's head is missing and deliver it per `generate.mode`."""
+    """Generate what the PR's head is missing and deliver it per `generate.mode`;
+    `audit_after`: then enqueue the audit of the head it leaves (jobs.planner)."""
     with bound_delivery(delivery_id):
-        ctx = job_context(installation_id, repo, delivery_id, conn, factory)
+        ctx = job_context(installation_id, repo, delivery_id, conn, factory, handed)
         if (pr := ctx.current_pull(number, head_sha, "generate")) is None:
+            if (queued := checks.opened_for_job()) is not None:  # the planner's queued run
+                checks.publish(ctx.gh, ctx.owner, ctx.name, name=CHECK_NAME,
+                               head_sha=head_sha, conclusion="skipped",
+                               title="Superseded: a newer push has its own run",
+                               summary="Nothing was generated for this commit.",
+                               check_run_id=queued)
             return {"status": "stale"}
         fork = is_fork(pr, repo)
         run_id: int | None = None
@@ -230,9 +241,15 @@ def generate_for_pull_request(
                                   title="Detecting stacks and generating the pipeline")
             plan, report, findings, outcome = _generate(ctx, pr, head_sha, config, fork)
         except Exception as exc:
+            if audit_after and (not is_transient(exc) or last_try()):
+                audit_after_generation(ctx, number, head_sha)
             if is_transient(exc):
                 raise
             return _fail(ctx, number, head_sha, run_id, exc)
+        if audit_after and outcome.status != "superseded":  # a new push has its own plan
+            committed = outcome.status == "committed" and outcome.commit
+            audit_after_generation(ctx, number, head_sha, outcome.commit if committed else None,
+                                   plan.changes)
         title, summary, text = check_output(plan, report, outcome, config.mode, fork,
                                             findings)
         checks.publish(ctx.gh, ctx.owner, ctx.name, name=CHECK_NAME, head_sha=head_sha,
@@ -259,14 +276,16 @@ def generate_for_pull_request(
 
 def _generate(ctx: JobContext, pr: Any, head_sha: str, config: GenerateConfig, fork: bool,
               ) -> tuple[GenerationPlan, ValidationReport, list[Finding], Outcome]:
-    files, present = read_head(ctx, head_sha)
+    files, present = head_tree(ctx, head_sha)
     plan = plan_generation(files, config, default_branch=pr.base.repo.default_branch,
                            repo_name=ctx.repo)
     plan = protect_unreadable(plan, present - files.keys())
-    plan, report = gate(plan)
+    plan, report = gate(plan, cached_validation(ctx.conn))
     plan, findings = policy_gate(plan, policies_config(ctx))
-    return plan, report, findings, deliver(ctx, pr, head_sha, plan, config.mode, fork,
-                                           left_alone(pr, config.ignore))
+    outcome = deliver(ctx, pr, head_sha, plan, config.mode, fork, left_alone(pr, config.ignore))
+    if outcome.status == "committed" and outcome.commit:
+        remember_commit(ctx, outcome.commit, (files, present), plan.changes)
+    return plan, report, findings, outcome
 
 
 def _fail(ctx: JobContext, number: int, head_sha: str, run_id: int | None,

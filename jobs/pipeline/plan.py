@@ -8,6 +8,7 @@ unchanged inputs give byte-identical output and a no-op plan.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -95,10 +96,12 @@ def plan_generation(files: Files, config: GenerateConfig | None = None,
     return GenerationPlan(stacks=stacks, artifacts=artifacts)
 
 
-def gate(plan: GenerationPlan) -> tuple[GenerationPlan, ValidationReport]:
+def gate(plan: GenerationPlan,
+         validator: Callable[[Files], ValidationReport] = validate_report,
+         ) -> tuple[GenerationPlan, ValidationReport]:
     """Run the validators; any artifact they fail (a whole chart for a chart error) turns into
     a skip whose reason names the tool, so nothing unvalidated is committed."""
-    report = validate_report(plan.generated)
+    report = validator(plan.generated)
     failed: dict[str, str] = {}
     charts = {a.path.rsplit("/", 1)[0] + "/" for a in plan.artifacts
               if a.kind == "helm-chart" and a.path.endswith("/Chart.yaml")}

@@ -9,6 +9,7 @@ checks; each tool's wall time is recorded.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import subprocess
@@ -208,21 +209,39 @@ def _charts(files: Files, charts: list[str]) -> list[ValidationResult]:
     return out
 
 
-def kube_schema(docs: list[dict[str, Any]], path: str,
-                version: str = KUBE_VERSION) -> list[ValidationResult]:
-    """Every schema error of every object (kubernetes-validate stops at the first)."""
+@functools.lru_cache(maxsize=64)
+def _kube_validator(schema_file: str, version: str) -> Any:
+    """A validator per kind, built once per process: kubernetes-validate re-reads its 1.27 MB
+    `_definitions.json` on every call. FileNotFoundError when Kubernetes has no such kind."""
     import jsonschema
     from kubernetes_validate import utils as kv
     from referencing import Registry, Resource
 
+    schema_dir = f"kubernetes-json-schema/v{version}-local-strict"
+    schema = kv.schema_contents(f"{schema_dir}/{schema_file}", version)
+    defs = _kube_definitions(version)
+    registry = Resource.from_contents(defs) @ (Resource.from_contents(schema) @ Registry())
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
+@functools.lru_cache(maxsize=4)
+def _kube_definitions(version: str) -> Any:
+    from kubernetes_validate import utils as kv
+
+    return kv.schema_contents(
+        f"kubernetes-json-schema/v{version}-local-strict/_definitions.json", version)
+
+
+def kube_schema(docs: list[dict[str, Any]], path: str,
+                version: str = KUBE_VERSION) -> list[ValidationResult]:
+    """Every schema error of every object (kubernetes-validate stops at the first)."""
     out = []
     for doc in docs:
         api, kind = str(doc.get("apiVersion", "")), str(doc.get("kind", ""))
         where = f"{kind}/{doc.get('metadata', {}).get('name', '?')}"
         group = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api)
-        schema_dir = f"kubernetes-json-schema/v{version}-local-strict"
         try:
-            schema = kv.schema_contents(f"{schema_dir}/{kind.lower()}-{group}.json", version)
+            validator = _kube_validator(f"{kind.lower()}-{group}.json", version)
         except FileNotFoundError:
             core = bool(CORE_GROUP.match(api)) and not api.startswith(("http", "x-"))
             out.append(ValidationResult(
@@ -231,9 +250,6 @@ def kube_schema(docs: list[dict[str, Any]], path: str,
                 message=f"{where}: no schema for {kind} {api} in Kubernetes {version}"
                         + (" (unknown or removed kind)" if core else " (custom resource)")))
             continue
-        defs = kv.schema_contents(f"{schema_dir}/_definitions.json", version)
-        registry = Resource.from_contents(defs) @ (Resource.from_contents(schema) @ Registry())
-        validator = jsonschema.Draft202012Validator(schema, registry=registry)
         for err in validator.iter_errors(doc):
             field = ".".join(str(p) for p in err.absolute_path)
             out.append(ValidationResult(tool="kubernetes-validate", path=path, level="error",

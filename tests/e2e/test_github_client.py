@@ -50,3 +50,22 @@ def test_a_long_rate_limit_wait_is_left_to_the_queue(crew: Crew) -> None:
         gh.rest.repos.get("octo", "flaky")
     assert time.monotonic() - started < 5  # no minute-long sleep inside a worker
     assert is_transient(caught.value)  # so RQ retries the job later
+
+
+def test_tokens_are_shared_by_processes_and_outlive_evicted_clients(crew: Crew) -> None:
+    emu = crew.emulator
+    repos = [emu.create_repo(f"tenant{i}", "svc", {"a.txt": "a\n"}) for i in range(3)]
+    first = github.GitHubApp(crew.settings, max_clients=2)  # two worker processes
+    second = github.GitHubApp(crew.settings, max_clients=2)
+    for app in (first, second):
+        for r in repos:
+            owner = r["full_name"].split("/")[0]
+            app.installation(r["installation_id"]).rest.repos.get(owner, "svc")
+    assert token_requests(crew) == 3  # one per installation, not per process
+    assert len(first._clients) == 2  # bounded: the least recently used one was dropped
+    assert repos[0]["installation_id"] not in first._clients
+    again = first.installation(repos[0]["installation_id"])
+    again.rest.repos.get("tenant0", "svc")
+    assert token_requests(crew) == 3  # a new client, the same token
+    assert first.installation(repos[2]["installation_id"]).config.ssl_verify is (
+        second.installation(repos[1]["installation_id"]).config.ssl_verify)

@@ -110,7 +110,7 @@ def test_suggest_mode_commits_nothing(crew: Crew) -> None:
 def test_the_head_moving_mid_job_drops_the_work(crew: Crew,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     emu = crew.emulator
-    read_head = pipeline_github.read_head
+    read_head = pipeline_github.head_tree
     pushes: list[dict[str, Any]] = []
 
     def push_while_reading(ctx: Any, head_sha: str) -> Any:
@@ -119,7 +119,7 @@ def test_the_head_moving_mid_job_drops_the_work(crew: Crew,
             pushes.append(emu.push(OWNER, "race", 1, {"NOTES.md": "later\n"}, user="alice"))
         return files
 
-    monkeypatch.setattr(pipeline_github, "read_head", push_while_reading)
+    monkeypatch.setattr(pipeline_github, "head_tree", push_while_reading)
     pr = _open(crew, "race", SERVICE)
     crew.work()
 

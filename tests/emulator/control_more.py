@@ -163,6 +163,15 @@ def set_faults(rt: Runtime, p: dict, body: dict) -> tuple[int, Any]:
                   "secondary_status", "latency_ms")}
 
 
+def hold_deliveries(rt: Runtime, p: dict, body: dict) -> tuple[int, Any]:
+    rt.hooks.hold()
+    return 200, {"holding": True}
+
+
+def release_deliveries(rt: Runtime, p: dict, body: dict) -> tuple[int, Any]:
+    return 200, {"released": rt.hooks.release()}
+
+
 def list_requests(rt: Runtime, p: dict, body: dict) -> tuple[int, Any]:
     return 200, list(rt.store.requests)
 
@@ -205,6 +214,8 @@ ROUTES = [
     control(f"{P}/requests", "GET", list_requests),
     control(f"{P}/requests", "DELETE", clear_requests),
     control(f"{P}/deliveries", "GET", list_deliveries),
+    control(f"{P}/deliveries/hold", "POST", hold_deliveries),
+    control(f"{P}/deliveries/release", "POST", release_deliveries),
     control(f"{P}/credentials", "GET", credentials),
     control(f"{P}/app-manifests", "POST", manifest_code),
 ]

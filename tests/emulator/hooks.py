@@ -4,6 +4,10 @@ All deliveries go through one worker thread so they arrive in order. The control
 waits for the queue to drain before answering (a human's change has reached the App when
 the call returns); events caused by the App's own API calls are sent in the background,
 as GitHub never holds an API answer until its webhook is delivered.
+
+`hold()` parks every new delivery instead of sending it; `release()` sends all parked ones
+at once, concurrently (so a load test can put a burst on the App that the one-by-one hook
+thread would otherwise pace).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ class Hooks:
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emulator-hooks")
         self.client = httpx.Client(timeout=30.0)
         self.schema_errors: list[str] = []
+        self.held: list[Delivery] | None = None  # parked deliveries while holding
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
@@ -82,8 +87,29 @@ class Hooks:
         error = _validate(event, payload)
         if error:
             self.schema_errors.append(f"{event}.{d.action}: {error}")
-        self.pool.submit(self._send, d)
+        if self.held is not None:
+            self.held.append(d)
+        else:
+            self.pool.submit(self._send, d)
         return d
+
+    def hold(self) -> None:
+        """Park deliveries from now on (caller holds the store lock)."""
+        if self.held is None:
+            self.held = []
+
+    def release(self) -> int:
+        """Stop holding and send every parked delivery at once (caller holds the store
+        lock; `drain()` waits until they all landed). Returns how many were parked."""
+        held, self.held = self.held or [], None
+        if held:
+            self.pool.submit(self._burst, held)
+        return len(held)
+
+    def _burst(self, held: list[Delivery]) -> None:
+        with ThreadPoolExecutor(max_workers=min(64, len(held)),
+                                thread_name_prefix="emulator-burst") as burst:
+            list(burst.map(self._send, held))
 
     def redeliver(self, original: Delivery) -> Delivery:
         s = self.store

@@ -114,3 +114,20 @@ def test_unreachable_app_is_recorded_and_redelivery_keeps_the_guid(
     assert again["id"] != failed["id"]
     detail = app_gh.rest.apps.get_webhook_delivery(failed["id"]).parsed_data
     assert detail.guid == failed["guid"]
+
+
+def test_held_deliveries_wait_and_are_released_together(
+    emulator: Emulator, receiver: Receiver
+) -> None:
+    emulator.create_repo("acme", "svc", {"app.py": "x\n"})
+    before = len(receiver.received)
+    emulator.control("POST", "/deliveries/hold")
+    for i in range(5):
+        emulator.open_pull("acme", "svc", f"feat-{i}", {"app.py": f"{i}\n"}, user="alice")
+    assert len(receiver.received) == before  # recorded, not sent
+    assert {d["status"] for d in emulator.deliveries()[-5:]} == {"pending"}
+    assert emulator.control("POST", "/deliveries/release") == {"released": 5}
+    opened = [r for r in receiver.received[before:] if r["payload"].get("action") == "opened"]
+    assert sorted(r["payload"]["number"] for r in opened) == [1, 2, 3, 4, 5]
+    assert {d["status_code"] for d in emulator.deliveries()[-5:]} == {202}
+    assert emulator.control("POST", "/deliveries/release") == {"released": 0}
