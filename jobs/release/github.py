@@ -23,24 +23,23 @@ from app import comments
 from app.config import ConfigError, RepoConfig
 from app.context import JobContext, job_context
 from app.coordinator import Classification, plan
-from app.github import ClientFactory
+from app.github import AppIdentity, ClientFactory, own_identity
 from app.logs import bound_delivery
 from app.queue import RETRY, Urgency, job_id_for
-from app.settings import get_settings
 from jobs.release import evidence
 from jobs.release import store as gate_store
 from jobs.release.decide import decide
 from jobs.release.dispatch import find_delivery_workflow
 from jobs.release.gates import Evidence, GateDecision, GateResult, gates_for
 from jobs.release.packet import MARKER, PacketEnvironment, ReleasePacket, render_packet
-from jobs.release.store import DecisionRecord, GateStore, PendingGate
+from jobs.release.store import DecisionRecord, GatedDeployment, GateStore, PendingGate
 
 log = logging.getLogger(__name__)
 
 
 def on_protection_rule(
     *, installation_id: int, repo: str, delivery_id: str, environment: str, sha: str,
-    ref: str, run_id: int, pull_numbers: list[int],
+    ref: str, run_id: int, pull_numbers: list[int], deployment_id: int | None = None,
     conn: redis.Redis | None = None, factory: ClientFactory | None = None,
 ) -> dict[str, Any]:
     with bound_delivery(delivery_id):
@@ -48,7 +47,8 @@ def on_protection_rule(
         store = GateStore(ctx.conn, repo)
         gate = store.gate(run_id, environment) or PendingGate(
             installation_id=installation_id, repo=repo, run_id=run_id, environment=environment,
-            sha=sha, ref=ref, pull_numbers=pull_numbers, created_at=gate_store.clock())
+            sha=sha, ref=ref, pull_numbers=pull_numbers, deployment_id=deployment_id,
+            created_at=gate_store.clock())
         return _summary(evaluate(ctx, store, gate, trigger="deployment requested"))
 
 
@@ -103,40 +103,63 @@ class _Gathered:
         self.pulls, self.classification, self.known = pulls, classification, known
 
 
-def gather(ctx: JobContext, store: GateStore, gate: PendingGate, config: RepoConfig) -> _Gathered:
+def gather(ctx: JobContext, store: GateStore, gate: PendingGate, config: RepoConfig,
+           me: AppIdentity) -> _Gathered:
     pulls = evidence.pulls_for_sha(ctx, gate.sha, gate.pull_numbers)
     numbers = sorted({p.number for p in pulls} | set(gate.pull_numbers))
-    classification = evidence.classify_pulls(ctx, pulls, gate.sha, config)
+    history = store.history()
+    classification = evidence.classify_release(ctx, gate.sha, gate.environment, history, config)
     known = evidence.environments(ctx) | {gate.environment}
     runs = evidence.check_runs(ctx, gate.sha)
-    verdict, failures = evidence.policy_verdict(runs, store.policy_verdict(gate.sha),
-                                                get_settings().app_slug)
+    recorded = store.policy_verdict(gate.sha)
+    verdict, failures = evidence.policy_verdict(runs, recorded, own_app_id=me.id)
+    fingerprints = (recorded or {}).get("fingerprints")
     ev = Evidence(
         sha=gate.sha, environment=gate.environment, tier=classification.tier,
         pr_author=pulls[0].author if pulls else "",
         last_pusher=evidence.last_pusher(ctx, gate.sha),
+        pushers=pushers(store, numbers, me), own_app_id=me.id,
         check_runs=runs, policy_verdict=verdict, policy_failures=failures,
-        deployments=store.history(), approvals=store.approvals(numbers),
+        policy_findings=fingerprints if isinstance(fingerprints, dict) else None,
+        deployments=history, approvals=store.approvals(numbers),
         waivers=store.waivers(numbers), now=gate_store.clock(),
     )
     gates = gates_for(gate.environment, config, classification.tier, known)
     return _Gathered(ev, gates, numbers, pulls, classification, known)
 
 
+def pushers(store: GateStore, numbers: list[int], me: AppIdentity) -> list[str]:
+    """Everyone but our bot who made a head of these PRs (recorded from webhook senders)."""
+    found = {p.by for p in store.pushes(numbers)}
+    return sorted(u for u in found if u.lower() != me.bot_login.lower())
+
+
+def _refused(gate: PendingGate, kind: str, reason: str, state: str = "rejected") -> GateDecision:
+    return GateDecision(
+        state=state, environment=gate.environment, sha=gate.sha,  # type: ignore[arg-type]
+        results=[GateResult(kind=kind, state="failed" if state == "rejected" else "pending",
+                            reason=reason)])
+
+
 def evaluate(ctx: JobContext, store: GateStore, gate: PendingGate, trigger: str) -> GateDecision:
     config = ctx.config
     gathered: _Gathered | None = None
+    me = own_identity()
     if isinstance(config, ConfigError):
         # Fail closed: rules that cannot be read must not let a deployment through.
-        decision = GateDecision(
-            state="rejected", environment=gate.environment, sha=gate.sha,
-            results=[GateResult(kind="config", state="failed",
-                                reason=f"config error: {config.summary()[:600]}")])
+        decision = _refused(gate, "config", f"config error: {config.summary()[:600]}")
+    elif me is None:
+        # Whose check runs are ours is only known with our App id: never guess.
+        decision = _refused(gate, "identity", "identity: shipcrew cannot confirm its own App "
+                            "(GET /app failed); nothing is gated until it can", "pending")
     else:
-        gathered = gather(ctx, store, gate, config)
+        gathered = gather(ctx, store, gate, config, me)
         decision = decide(gathered.gates, gathered.evidence)
     numbers = gathered.numbers if gathered else gate.pull_numbers
     answered = _answer(ctx, store, gate, decision)
+    if answered and decision.state == "approved" and gate.deployment_id is not None:
+        store.add_gated(GatedDeployment(deployment_id=gate.deployment_id, run_id=gate.run_id,
+                                        environment=gate.environment, sha=gate.sha))
     record = DecisionRecord(environment=gate.environment, sha=gate.sha, state=decision.state,
                             reasons=decision.reasons, at=gate_store.clock(), run_id=gate.run_id,
                             trigger=trigger)
@@ -149,6 +172,7 @@ def evaluate(ctx: JobContext, store: GateStore, gate: PendingGate, trigger: str)
         trigger=trigger, reasons=decision.reasons, pulls=numbers,
         evidence=None if ev is None else {
             "tier": ev.tier, "pr_author": ev.pr_author, "last_pusher": ev.last_pusher,
+            "pushers": ev.pushers,
             "checks": {r.name: r.conclusion or r.status for r in ev.check_runs},
             "policy": ev.policy_verdict.value if ev.policy_verdict else None,
             "policy_failures": ev.policy_failures,

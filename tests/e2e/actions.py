@@ -57,9 +57,10 @@ def checked_out(workflow: str, job: str, github_sha: str, inputs: dict[str, str]
             return evaluate(str(ref), context) if ref else github_sha
         if "run" in step:
             env = {k: evaluate(str(v), context) for k, v in (step.get("env") or {}).items()}
-            done = subprocess.run(["bash", "-e", "-c", evaluate(step["run"], context)], capture_output=True,
+            script = evaluate(step["run"], context)
+            done = subprocess.run(["bash", "-e", "-c", script], capture_output=True, check=False,
                                   env={"PATH": os.environ["PATH"], "GITHUB_SHA": github_sha,
-                                       **env}, check=False)
+                                       **env})
             if done.returncode != 0:
                 return None
     raise AssertionError(f"job {job} never checks out the repository")
