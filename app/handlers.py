@@ -46,10 +46,11 @@ def on_own_push(event: Event, delivery: Delivery) -> list[JobSpec]:
     return [JobSpec("audit", "jobs.auditor.audit_pull_request", kwargs)] if kwargs else []
 
 
-@router.register("pull_request", "opened", "reopened", "synchronize", humans_only=False)
+@router.register("pull_request", "opened", "reopened")
+@router.register("pull_request", "synchronize", humans_only=False)
 def on_new_head(event: Event, delivery: Delivery) -> list[JobSpec]:
-    """Who made the head and when (our bot too): approvals and separation of duties bind to
-    webhook senders and GitHub's timestamps, never to commit metadata."""
+    """Who made the head and when (our bot's pushes too): approvals and separation of duties
+    bind to webhook senders and GitHub's timestamps, never to commit metadata."""
     kwargs, pr, sender = _open_pull(event, delivery), event.pull_request, event.sender
     at = (pr.updated_at or pr.created_at) if pr is not None else None
     if kwargs is None or sender is None or not at:

@@ -133,7 +133,8 @@ class ApprovalGate(BaseModel):
             who = f"users with {self.min_permission} permission or more"
             if self.approver_teams:
                 who += " or in " + ", ".join(self.approver_teams)
-        author = "" if self.allow_author else ", not the PR author or anyone who pushed to it"
+        author = "" if self.allow_author else (
+            ", not the PR author or last pusher (nor anyone who pushed to it)")
         return f"{self.count} approval(s) with `/crew approve` by {who}{author}"
 
 

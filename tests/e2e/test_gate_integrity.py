@@ -155,6 +155,22 @@ def test_case2_another_apps_failing_run_named_like_ours_counts(unnamed: Crew,
     assert "checks failed: `shipcrew / tests` (failure)" in got["comment"]
 
 
+def test_case2_no_gate_is_answered_while_our_identity_is_unknown(crew: Crew,
+                                                               monkeypatch) -> None:
+    Clock(monkeypatch)
+    inst = setup_repo(crew)
+    pr = open_pr(crew, {"docs/guide.md": "# guide\n"})
+    green(crew, inst, pr["head_sha"])
+    monkeypatch.setattr(github, "read_identity", lambda settings: None)  # GET /app fails
+    github.reset()
+
+    run = deploy(crew, "staging", pr["head_sha"], "feature")
+
+    [report] = reviews(crew, run["run_id"])
+    assert report["state"] is None
+    assert "cannot confirm its own App" in report["comment"]
+
+
 def test_case2_serve_learns_its_own_slug_from_github(crew: Crew) -> None:
     from app.cli import _resolve_slug
     from app.settings import load_settings
