@@ -7,9 +7,10 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: install serve test lint bench
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements/engine.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q --require-hashes -r requirements/engine.txt
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 

@@ -43,6 +43,9 @@ class GenerateConfig(_Model):
 class RuleOverride(_Model):
     mode: Literal["enforce", "audit", "off"] | None = None
     severity: Literal["hard", "soft"] | None = None
+    # Globs (`**` any depth, `*` within a directory): the override holds only for findings in
+    # these files (a scoped waiver); None: everywhere.
+    paths: list[str] | None = None
 
 
 class PoliciesConfig(_Model):
@@ -50,6 +53,7 @@ class PoliciesConfig(_Model):
     rules: dict[str, RuleOverride] = {}
     dirs: list[str] = []
     legacy: Literal["report", "block"] = "report"
+    exclude: list[str] = []  # globs of files whose findings are dropped (and counted)
 
     @field_validator("rules", mode="before")
     @classmethod

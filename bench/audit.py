@@ -7,7 +7,8 @@ chart) and a 500-file repository (workflows, Dockerfiles, manifests, source and 
 seeded mix of good and bad). For each: shipcrew in-process (warm: policies compiled once per
 process, as in a worker) and as the CLI (`shipcrew audit`, a fresh process, what a CI step
 pays), and checkov's CLI on the same directory. checkov is installed by this script in its
-own virtualenv under ~/.cache/shipcrew-bench (pip install checkov); when that fails, it says
+own virtualenv under ~/.cache/shipcrew-bench or $SHIPCREW_BENCH_CACHE (pip install checkov),
+never into the project's; when that fails, it says
 so and prints shipcrew's numbers alone. Findings are compared per (file, rule) with checkov
 check ids mapped roughly onto our rule ids.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -32,7 +34,7 @@ from app.files import Files, write_tree  # noqa: E402
 from jobs.auditor import engine as policy_engine  # noqa: E402
 from jobs.auditor.core import audit_files  # noqa: E402
 
-CACHE = Path.home() / ".cache" / "shipcrew-bench"
+CACHE = Path(os.environ.get("SHIPCREW_BENCH_CACHE", Path.home() / ".cache" / "shipcrew-bench"))
 CHECKOV_VENV = CACHE / "checkov-venv"
 
 # checkov check id -> our rule (roughly: same concern, not always the same condition).
@@ -295,7 +297,7 @@ def run(name: str, files: Files, exe: Path | None, repeat: int, keep: Path | Non
         print(f"\n== {name}: {len(files)} files ==")
         print(f"shipcrew in-process: first {first * 1000:.0f} ms (incl. compiling policies), "
               f"warm median {warm * 1000:.1f} ms (CPU {cpu * 1000:.0f} ms, up to "
-              f"{policy_engine.WORKERS} policy threads); CLI (new process) {cli:.2f} s; "
+              f"{policy_engine.WORKERS} policy processes); CLI (new process) {cli:.2f} s; "
               f"{len(ours)} (file, rule) findings")
         if exe is None:
             print("checkov: not run (not installed)")

@@ -1,4 +1,4 @@
-# Dockerfiles: DKR001..DKR004.
+# Dockerfiles: DKR001..DKR005.
 # Input: conftest's Dockerfile shape, a list of instructions {Cmd, Flags, Value, Stage, ...};
 # locations are [instruction index].
 package main
@@ -63,7 +63,6 @@ deny contains r if {
 
 dkr_final := max({ins.Stage | some ins in input}) if dkr_is_dockerfile
 
-# rego-cpp rejects `some i, x in xs` inside a comprehension ("Invalid collection").
 dkr_users(stage) := [pair |
 	some i
 	ins := input[i]
@@ -144,7 +143,7 @@ deny contains r if {
 	dkr_is_dockerfile
 	some i, ins in input
 	ins.Cmd == "run"
-	script := concat(" ", ins.Value)
+	script := concat("\n", array.concat(ins.Value, object.get(ins, "Heredocs", [])))
 	regex.match(`(curl|wget)[^|;&]*\|\s*(sudo\s+)?(ba|z|da|k)?sh\b`, script)
 	r := dkr_result(
 		"DKR003", "a remote script is piped into a shell: unverified code runs in the build",
@@ -209,5 +208,24 @@ deny contains r if {
 		"DKR004", sprintf("`ARG %s` passes a secret as a build argument (kept in the image history)", [name]),
 		"Use a build secret instead: `RUN --mount=type=secret,id=<name> ...` with `docker build --secret`.",
 		i,
+	)
+}
+
+# --- DKR005: an untrusted BuildKit frontend (`# syntax=`) ----------------------------------
+
+# The frontend image runs the build with the builder's privileges: only Docker's own.
+dkr_trusted_frontends := {"docker/dockerfile", "docker.io/docker/dockerfile", "docker/dockerfile-upstream", "docker.io/docker/dockerfile-upstream"}
+
+dkr_frontend_repo(ref) := split(split(ref, "@")[0], ":")[0]
+
+deny contains r if {
+	dkr_is_dockerfile
+	some i, ins in input
+	ins.Cmd == "syntax"
+	ref := ins.Value[0]
+	not dkr_frontend_repo(lower(ref)) in dkr_trusted_frontends
+	r := dkr_result(
+		"DKR005", sprintf("`# syntax=%s` builds with an untrusted BuildKit frontend: its code runs the build", [ref]),
+		"Use Docker's frontend (`# syntax=docker/dockerfile:1`) or remove the directive.", i,
 	)
 }

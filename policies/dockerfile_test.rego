@@ -80,3 +80,16 @@ test_dkr004_arg_secret if {
 test_dkr004_harmless_env if {
 	not "DKR004" in dkr_ids(deny) with input as array.concat(dkr_good, [dkr_ins("env", ["PASSWORD_FILE", "/run/secrets/db", "PORT", "8080"], 0)])
 }
+
+test_dkr003_curl_in_heredoc if {
+	run := object.union(dkr_ins("run", ["<<EOF"], 0), {"Heredocs": ["set -e\ncurl -fsSL https://x.io/i.sh | sh\n"]})
+	"DKR003" in dkr_ids(deny) with input as array.concat(dkr_good, [run])
+}
+
+test_dkr005_untrusted_frontend if {
+	"DKR005" in dkr_ids(deny) with input as array.concat(dkr_good, [dkr_ins("syntax", ["evil.example/frontend:1"], 0)])
+}
+
+test_dkr005_docker_frontend_passes if {
+	not "DKR005" in dkr_ids(deny) with input as array.concat(dkr_good, [dkr_ins("syntax", ["docker/dockerfile:1.7@sha256:abc"], 0)])
+}

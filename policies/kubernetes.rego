@@ -20,8 +20,6 @@ k8s_pod_spec := spec if {
 	is_object(spec)
 }
 
-# regopy 1.5.2 writes a defaulted string from object.get unescaped into the output, so the
-# unnamed case is built from constants instead.
 k8s_name := n if {
 	is_string(input.metadata.name)
 	n := sprintf("%s/%s", [input.kind, input.metadata.name])
@@ -29,7 +27,9 @@ k8s_name := n if {
 
 k8s_containers contains [loc, c, field] if {
 	some field in ["containers", "initContainers", "ephemeralContainers"]
-	some i, c in object.get(k8s_pod_spec, field, [])
+	cs := object.get(k8s_pod_spec, field, [])
+	is_array(cs) # `some i, c in X` is an error in regorus when X is not a collection
+	some i, c in cs
 	is_object(c)
 	loc := array.concat(k8s_spec_path, [field, i])
 }
@@ -89,7 +89,9 @@ deny contains r if {
 }
 
 deny contains r if {
-	some i, v in object.get(k8s_pod_spec, "volumes", [])
+	volumes := object.get(k8s_pod_spec, "volumes", [])
+	is_array(volumes)
+	some i, v in volumes
 	v.hostPath
 	r := k8s_result(
 		"K8S003", "hard", sprintf("%s mounts the node path `%v` (hostPath volume)", [k8s_name, object.get(v.hostPath, "path", "?")]),

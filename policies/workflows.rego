@@ -1,6 +1,5 @@
 # GitHub Actions workflows: GHA001..GHA005.
 # Input: the workflow YAML document (conftest shape). Locations are paths into it.
-# Note: regopy's regex engine ignores (?i) (the match is undefined), so none is used here.
 package main
 
 import rego.v1
@@ -37,6 +36,7 @@ gha_has(obj, key) if {
 gha_steps contains [name, i, step] if {
 	gha_is_workflow
 	some name, job in input.jobs
+	is_array(job.steps) # `some i, x in X` is an error in regorus when X is not a collection
 	some i, step in job.steps
 	is_object(step)
 }
@@ -215,8 +215,7 @@ gha_scripts contains [loc, script] if {
 	loc := ["jobs", name, "steps", i, "with", "script"]
 }
 
-# `line_offset`: the line inside the script. (Strings that built-ins derive from the input are
-# returned unescaped by regopy 1.5.2, so results carry numbers rather than copied text.)
+# `line_offset`: the line inside the script.
 deny contains r if {
 	some [loc, script] in gha_scripts
 	some n, line in split(script, "\n")
@@ -224,7 +223,6 @@ deny contains r if {
 	r := object.union(
 		gha_result(
 			"GHA004", "hard",
-			# concat, not sprintf: regopy's sprintf quotes strings that come from regex.find_n
 			concat("", ["untrusted text `", expr, "` is interpolated into a script (script injection)"]),
 			"Pass it through an environment variable: `env: {TITLE: <the expression>}` and use \"$TITLE\" in the script.",
 			loc,
@@ -235,11 +233,11 @@ deny contains r if {
 
 # --- GHA005: secrets echoed, or exposed to fork pull requests ------------------------------
 
-# Line by line: regopy's regex engine lets `[^\n]` match newlines.
+# Line by line, so that `line_offset` names the line.
 deny contains r if {
 	some [loc, script] in gha_scripts
 	some n, line in split(script, "\n")
-	regex.match(`(echo|printf)\s.*\$\{\{\s*secrets\.[A-Za-z0-9_]+`, line)
+	regex.match(`(echo|printf)\s.*\$\{\{[^}]*\bsecrets\s*(\.\s*[A-Za-z0-9_]|\[)`, line)
 	r := object.union(
 		gha_result(
 			"GHA005", "hard", "a secret is printed by the script: it may end up in logs or outputs",
@@ -250,10 +248,14 @@ deny contains r if {
 	)
 }
 
+# `secrets.NAME` and `secrets['NAME']` alike, as `secrets.NAME`.
+gha_secret_name(expr) := concat("", ["secrets.", regex.replace(expr, `^secrets\s*(\.\s*|\[\s*['"])|['"]\s*\]$`, "")])
+
 gha_job_secrets(job) := {s |
 	walk(job, [_, value])
 	is_string(value)
-	some s in regex.find_n(`secrets\.[A-Za-z0-9_]+`, value, -1)
+	some found in regex.find_n(`\bsecrets\s*(\.\s*[A-Za-z0-9_-]+|\[\s*['"][^'"]+['"]\s*\])`, value, -1)
+	s := gha_secret_name(found)
 	s != "secrets.GITHUB_TOKEN"
 }
 

@@ -83,3 +83,12 @@ test_gha005_secrets_with_head_code if {
 test_gha_not_a_workflow if {
 	count(deny) == 0 with input as {"apiVersion": "v1", "kind": "ConfigMap"}
 }
+
+test_gha005_secret_echoed_in_bracket_form if {
+	"GHA005" in gha_ids(deny) with input as gha_wf([{"run": "echo \"${{ secrets['TOKEN'] }}\""}], {})
+}
+
+test_gha005_bracket_secrets_with_head_code if {
+	steps := [gha_head_checkout_step, {"env": {"T": "${{ secrets[\"NPM\"] }}"}, "run": "npm publish"}]
+	"GHA005" in gha_ids(deny) with input as gha_wf(steps, {"on": {"pull_request_target": null}})
+}

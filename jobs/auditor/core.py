@@ -23,17 +23,18 @@ from app.config import CONFIG_PATH, ConfigError, PoliciesConfig, parse_config
 from app.files import Files, read_tree
 from app.findings import Finding, Fix, Mode, Severity, Verdict, verdict_of
 from jobs.auditor import inputs
-from jobs.auditor.engine import PolicyError, PolicySet, RawResult
+from jobs.auditor.engine import PolicyError, PolicySet, RawResult, TimedOut
 from jobs.auditor.inputs import Document
 from jobs.auditor.inputs.secret_scan import secret_candidates
 
-INPUT_RULES = ("INPUT", "POLICY")
+INPUT_RULES = ("INPUT", "POLICY", "CONFIG")
 
 
 class AuditResult(BaseModel):
     findings: list[Finding]
     verdict: Verdict
     notes: list[str] = []  # what was not evaluated, and why
+    excluded: list[str] = []  # findings the config dropped, counted, and why
     timings: dict[str, float] = {}
 
     @property
@@ -81,8 +82,8 @@ def chart_documents(files: Files, root: str) -> tuple[list[Document], list[Findi
     docs: list[Document] = []
     findings: list[Finding] = []
     for name, text in sorted(rendered.items()):
-        if not inputs.YAML_RE.search(name):
-            continue  # NOTES.txt and friends
+        if not inputs.MANIFEST_RE.search(name):
+            continue  # NOTES.txt and friends (Helm reads *.json templates as manifests too)
         template = name if name in chart_files else name.split("/", 1)[-1]
         repo_path = prefix + template if template in chart_files else chart_file
         found, errors = inputs.yaml_documents(repo_path, text, None)
@@ -123,27 +124,67 @@ def _finding(raw: RawResult, doc: Document, text: str | None) -> Finding:
     )
 
 
+@lru_cache(maxsize=16)
+def _lines(text: str) -> list[str]:
+    return text.splitlines()  # once per file, not once per finding
+
+
 def _inside_scalar(text: str, line: int, offset: int) -> int:
     """The line `offset` lines into the scalar whose key sits on `line` (block or inline)."""
-    lines = text.splitlines()
+    lines = _lines(text)
     head = lines[line - 1] if 0 < line <= len(lines) else ""
     block = re.search(r":\s*[|>][-+0-9]*\s*(#.*)?$", head) is not None
     return min(line + offset + (1 if block else 0), len(lines)) or line
 
 
-def _configure(findings: list[Finding], config: PoliciesConfig,
-               changed: dict[str, set[int]] | None) -> list[Finding]:
+@lru_cache(maxsize=256)
+def _glob(pattern: str) -> re.Pattern[str]:
+    """A path glob: `**` spans directories, `*` and `?` stay within one."""
     out = []
+    for part in re.split(r"(\*\*/?|\*|\?)", pattern.strip("/")):
+        if part.startswith("**"):
+            out.append("(?:.*/)?" if part.endswith("/") else ".*")
+        elif part == "*":
+            out.append("[^/]*")
+        elif part == "?":
+            out.append("[^/]")
+        else:
+            out.append(re.escape(part))
+    return re.compile("".join(out))
+
+
+def matches(path: str, patterns: list[str]) -> str | None:
+    """The first glob of `patterns` that `path` matches."""
+    return next((p for p in patterns if _glob(p).fullmatch(path)), None)
+
+
+def _configure(findings: list[Finding], config: PoliciesConfig,
+               changed: dict[str, set[int]] | None) -> tuple[list[Finding], list[str]]:
+    """Findings with the config's modes and severities; and what it dropped, counted."""
+    out = []
+    dropped: dict[str, int] = {}
     for f in findings:
+        glob = matches(f.path, config.exclude) if f.path else None
+        if glob is not None:
+            key = f"{f.rule} in `{f.path}` (policies.exclude `{glob}`)"
+            dropped[key] = dropped.get(key, 0) + 1
+            continue
         override = config.rules.get(f.rule)
+        if override and override.paths is not None and not (
+                f.path and matches(f.path, override.paths)):
+            override = None  # a scoped override: not for this file
         if override and override.mode == "off":
+            scope = (f"policies.rules.{f.rule}.paths `{matches(f.path, override.paths)}`"
+                     if override.paths is not None else f"policies.rules.{f.rule}: off")
+            key = f"{f.rule} in `{f.path or 'the change'}` ({scope})"
+            dropped[key] = dropped.get(key, 0) + 1
             continue
         mode = override.mode if override and override.mode else config.mode
         if changed is not None and f.path not in changed and config.legacy == "report":
             mode = "audit"  # legacy: an untouched file is reported, not blocking
         severity = override.severity if override and override.severity else f.severity
         out.append(f.model_copy(update={"mode": Mode(mode), "severity": Severity(severity)}))
-    return out
+    return out, [f"{key}: {n} finding(s)" for key, n in sorted(dropped.items())]
 
 
 def audit_files(files: Files, *, policy_dirs: list[Path] | None = None,
@@ -169,6 +210,12 @@ def audit_files(files: Files, *, policy_dirs: list[Path] | None = None,
     produced = _documents(files, changed, metadata, docs, findings, notes, marks)
     outcomes = policies.evaluate_many(d.input for d in produced)
     for doc, raws in zip(docs, outcomes, strict=True):
+        if isinstance(raws, TimedOut):
+            findings.append(Finding(
+                rule="POLICY003", path=doc.path, line=1, message=str(raws)[:500],
+                recourse="Split the file into smaller ones, or ask the policy owners to make "
+                "the rule cheaper; a human must review this file."))
+            continue
         if isinstance(raws, PolicyError):
             findings.append(Finding(rule="POLICY002", path=doc.path, message=str(raws)[:500]))
             continue
@@ -177,13 +224,26 @@ def audit_files(files: Files, *, policy_dirs: list[Path] | None = None,
     parsed = marks.get("parsed", evaluated)
 
     unique = {(f.rule, f.path, f.line, f.message): f for f in findings}
-    final = _configure(sorted(unique.values(), key=_order), config, changed)
+    final, excluded = _configure(sorted(unique.values(), key=_order), config, changed)
     return AuditResult(
-        findings=final, verdict=verdict_of(final), notes=notes,
+        findings=final, verdict=verdict_of(final), notes=notes, excluded=excluded,
         timings={"compile": compiled - started, "parse": parsed - compiled,
                  "evaluate": evaluated - parsed, "total": evaluated - started,
                  "documents": float(len(docs))},
     )
+
+
+def with_config_error(result: AuditResult, error: ConfigError) -> AuditResult:
+    """Fail closed on a broken repo config: the team's rules (`policies.dirs`, waivers) are
+    unknown, so the built-in verdict alone cannot pass the change."""
+    finding = Finding(
+        rule="CONFIG001", severity=Severity.HARD, mode=Mode.ENFORCE, path="",
+        message=f"`{CONFIG_PATH}` on the default branch is invalid, so the team's policies "
+        f"(`policies.dirs`) and waivers were not applied: {error.summary()}"[:1000],
+        recourse=f"Fix `{CONFIG_PATH}` on the default branch "
+        "then re-run this check.")
+    findings = [finding, *result.findings]
+    return result.model_copy(update={"findings": findings, "verdict": verdict_of(findings)})
 
 
 def _documents(files: Files, changed: dict[str, set[int]] | None,
@@ -263,6 +323,8 @@ def cli_audit(path: Path, fmt: str, policy_dirs: list[Path]) -> int:
     result = audit_files(files, policy_dirs=dirs, config=config.policies)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
+    for line in result.excluded:
+        print(f"excluded: {line}", file=sys.stderr)
     print(render(result.findings, result.verdict, fmt))
     return 1 if result.verdict is Verdict.FAIL else 0
 

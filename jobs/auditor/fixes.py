@@ -283,9 +283,26 @@ def fix_files(files: Files, findings: Iterable[Finding],
             new = None
         if new is None or new == source or not _still_parses(path, new):
             continue
-        changed[path] = new
-        done += [f"{path}: {kind}" for kind in sorted(kinds)]
+        claimed = _verified(path, new, kinds, [f for f in findings if f.path == path])
+        if claimed:  # a change that removes no finding is not committed
+            changed[path] = new
+            done += [f"{path}: {claim}" for claim in claimed]
     return changed, done
+
+
+def _verified(path: str, new: str, kinds: set[str], before: list[Finding]) -> list[str]:
+    """The fix kinds whose findings are gone when the fixed file is audited again (with the
+    count when only some are: `pin-action (1 of 2)`); a kind that fixed nothing is not named."""
+    from jobs.auditor.core import audit_files  # the core does not import fixes: no cycle
+
+    after = {(f.rule, f.message) for f in audit_files({path: new}).findings}
+    claims = []
+    for kind in sorted(kinds):
+        mine = [f for f in before if fix_kind(f) == kind]
+        gone = sum((f.rule, f.message) not in after for f in mine)
+        if gone:
+            claims.append(kind if gone == len(mine) else f"{kind} ({gone} of {len(mine)})")
+    return claims
 
 
 def apply_fixes(files: Files, findings: list[Finding], pins: Pins | None = None) -> Files:

@@ -30,7 +30,7 @@ from app.findings import Finding, Mode, Severity
 from app.gitdata import changed_files, head_moved, push_to_branch, read_head, workflows_refused
 from app.github import ClientFactory
 from app.logs import bound_delivery
-from jobs.auditor.core import AuditResult, audit_files
+from jobs.auditor.core import AuditResult, audit_files, with_config_error
 from jobs.auditor.fixes import fix_files
 from jobs.auditor.report import (
     CONCLUSIONS,
@@ -153,6 +153,9 @@ def evaluate(ctx: JobContext, pr: Any, head_sha: str) -> tuple[
                 "head": pr.head.ref, "fork": is_fork(pr, ctx.repo)}
     result = audit_files(files, policy_dirs=dirs, config=policies, changed=changed,
                          metadata=metadata)
+    if isinstance(config, ConfigError):  # fail closed: the team's rules are unknown
+        result = with_config_error(result, config)
+        source = "Policies: built-in only — the repo config is invalid (see CONFIG001)."
     return result, files, changed, source
 
 
@@ -178,7 +181,7 @@ def audit_pull_request(
         fork = is_fork(pr, repo)
         fixes, described = ({}, []) if fork else safe_fixes(files, result.findings, changed)
         title, summary = check_summary(result.findings, result.verdict, set(changed),
-                                       result.notes, described, source)
+                                       result.notes, described, source, result.excluded)
         run_id = checks.publish(
             ctx.gh, ctx.owner, ctx.name, name=CHECK_NAME, head_sha=head_sha,
             conclusion=CONCLUSIONS[result.verdict], title=title,  # type: ignore[arg-type]

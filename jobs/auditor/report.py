@@ -23,6 +23,7 @@ TITLES = {
     "DKR002": "Final stage runs as root",
     "DKR003": "Remote code piped to a shell or ADD from a URL",
     "DKR004": "Secret in ENV or ARG",
+    "DKR005": "Untrusted BuildKit frontend",
     "K8S001": "Privileged container",
     "K8S002": "Missing resource limits",
     "K8S003": "Host namespaces or hostPath volume",
@@ -34,8 +35,11 @@ TITLES = {
     "PROV001": "Image published without SBOM and provenance",
     "INPUT001": "File could not be parsed",
     "INPUT002": "File too large to evaluate",
+    "INPUT003": "Duplicate YAML key",
     "POLICY001": "Policy does not compile",
     "POLICY002": "Policy evaluation failed",
+    "POLICY003": "Policy evaluation took too long",
+    "CONFIG001": "Repo config invalid: team policies not applied",
 }
 
 
@@ -131,7 +135,7 @@ def _cell(text: str) -> str:
 
 def check_summary(findings: Sequence[Finding], verdict: Verdict, changed: set[str],
                   notes: Sequence[str] = (), fixes: Sequence[str] = (),
-                  policy_source: str = "") -> tuple[str, str]:
+                  policy_source: str = "", excluded: Sequence[str] = ()) -> tuple[str, str]:
     """Title and markdown summary: a table by rule in the PR's files (count, what to do),
     then findings in files the PR does not touch, summarized."""
     here = [f for f in findings if not f.path or f.path in changed]
@@ -167,6 +171,8 @@ def check_summary(findings: Sequence[Finding], verdict: Verdict, changed: set[st
                   + ", ".join(f"{r} ×{n}" for r, n in sorted(by_rule.items()))]
     if notes:
         lines += ["", "Not evaluated:"] + [f"- {n}" for n in notes]
+    if excluded:
+        lines += ["", "Excluded by `.github/shipcrew.yml`:"] + [f"- {_cell(e)}" for e in excluded]
     if policy_source:
         lines += ["", policy_source]
     return title, "\n".join(lines)

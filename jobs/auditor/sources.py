@@ -1,8 +1,7 @@
 """Policy sources: finding the *.rego files, reading them, refusing Rego v0, naming errors.
 
-regopy silently reads Rego v0 (`deny[msg] { ... }`) as something else, so v0 rule heads are
-rejected here with the file and line, before compiling; and regopy reports compile errors as
-an AST dump with byte offsets, turned here into file:line: reason.
+Rego v0 rule heads (`deny[msg] { ... }`) are rejected here with the file, the line and the
+v1 spelling, before compiling; the engine's errors are turned into file:line: reason.
 """
 
 from __future__ import annotations
@@ -75,21 +74,14 @@ def read_modules(files: Sequence[Path]) -> dict[str, str]:
     return modules
 
 
-_ERROR_RE = re.compile(r"\(error \d+:([^|\n]*)\|(\d+)\|\d+\s*\(errormsg \d+:([^\n]*?)\)\s*$",
-                       re.MULTILINE)
+_LOCATION_RE = re.compile(r"-->\s*(.+?):(\d+):\d+")
+_MESSAGE_RE = re.compile(r"^error: (.+)$", re.MULTILINE)
 
 
-def compile_error(text: str, modules: dict[str, str]) -> str:
-    """regopy's error dump as file:line: reason for each problem."""
-    problems = []
-    for name, offset, msg in _ERROR_RE.findall(text):
-        src = modules.get(name)
-        line = src.count("\n", 0, int(offset)) + 1 if src is not None else "?"
-        problems.append(f"{name}:{line}: {msg}")
-    if not problems:
-        return f"policy does not compile: {_first_error(text)}"
-    return "policy does not compile: " + "; ".join(dict.fromkeys(problems))
-
-
-def _first_error(text: str) -> str:
-    return "\n".join(text.strip().splitlines()[:12])
+def engine_error(text: str) -> str:
+    """regorus's error text as `file:line: reason` (no source excerpt, no Rust backtrace)."""
+    text = text.split("Stack backtrace:", 1)[0]
+    where = _LOCATION_RE.search(text)
+    message = _MESSAGE_RE.search(text)
+    reason = message.group(1).strip() if message else " ".join(text.split())[:300]
+    return f"{where.group(1)}:{where.group(2)}: {reason}" if where else reason

@@ -126,3 +126,39 @@ def test_rerequested_check_run_audits_again(crew: Crew) -> None:
         "repo": "octo/again", "delivery_id": "rerun-test", "head_sha": run["head_sha"]}))
     crew.work()
     assert len(policy_runs(crew, "again", pr["head_sha"])) == 2
+
+
+TEAM_RULE = ('package main\n\nimport rego.v1\n\n'
+             'deny contains "team: no ConfigMaps here" if input.kind == "ConfigMap"\n')
+CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n"
+
+
+def test_a_broken_config_fails_closed_and_says_so(crew: Crew) -> None:
+    config = ".github/shipcrew.yml"
+    crew.emulator.create_repo("octo", "broken", {
+        **BASE, "policy/team.rego": TEAM_RULE,
+        config: "policies:\n  dirs: [policy]\n  mode: strict\n"})
+    pr = crew.emulator.open_pull("octo", "broken", "cm", {"k8s/cm.yaml": CONFIGMAP},
+                                 user="alice")
+    crew.work()
+    (run,) = policy_runs(crew, "broken", pr["head_sha"])
+    # Built-in policies alone pass a ConfigMap; the team's rule could not be loaded.
+    assert run["conclusion"] == "failure"
+    summary = run["output"]["summary"]
+    assert "**CONFIG001**" in summary and "`policies.dirs`" in summary
+    assert ".github/shipcrew.yml:3" in summary and "built-in only" in summary
+    verdict = json.loads(crew.conn.get(f"shipcrew:verdict:octo/broken:{pr['head_sha']}"))
+    assert verdict["failures"] == ["CONFIG001"]
+
+
+def test_excluded_findings_are_listed_on_the_check_run(crew: Crew) -> None:
+    crew.emulator.create_repo("octo", "excl", {
+        **BASE, ".github/shipcrew.yml": "policies:\n  exclude: ['tests/fixtures/**']\n"})
+    key = "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n"
+    pr = crew.emulator.open_pull("octo", "excl", "certs", {"tests/fixtures/key.pem": key},
+                                 user="alice")
+    crew.work()
+    (run,) = policy_runs(crew, "excl", pr["head_sha"])
+    assert run["conclusion"] == "success", run["output"]["summary"]
+    assert ("SEC001 in `tests/fixtures/key.pem` (policies.exclude `tests/fixtures/**`)"
+            in run["output"]["summary"])

@@ -47,6 +47,6 @@ def test_all_builtin_rules_have_a_positive_scenario() -> None:
     rules = set()
     for name in SCENARIOS:
         rules |= set(json.loads((HERE / name / "expected.json").read_text())["rules"])
-    builtin = {f"GHA00{i}" for i in range(1, 6)} | {f"DKR00{i}" for i in range(1, 5)}
+    builtin = {f"GHA00{i}" for i in range(1, 6)} | {f"DKR00{i}" for i in range(1, 6)}
     builtin |= {f"K8S{i:03}" for i in range(1, 12)} | {"SEC001", "PROV001"}
     assert builtin <= rules, builtin - rules

@@ -9,6 +9,7 @@ Policies name a location as a path into the input (`["jobs", "build", "steps", 0
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any
 import dockerfile
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from app.findings import Finding, Severity
@@ -24,10 +26,13 @@ from jobs.auditor.inputs import yaml_lines as inputs_yaml
 
 MAX_YAML_BYTES = 2 * 1024 * 1024  # round-trip parsing runs at ~1 MB/s: bound the time
 MAX_NODES = 200_000  # a YAML alias bomb expands exponentially: stop long before that
+MAX_DOCUMENTS = 500  # documents per YAML file: each is evaluated, so bound the work per file
 
 WORKFLOW_RE = re.compile(r"(^|/)\.github/workflows/[^/]+\.ya?ml$")
 DOCKERFILE_RE = re.compile(r"(^|/)(Dockerfile|[^/]+\.Dockerfile|Dockerfile\.[^/]+)$")
 YAML_RE = re.compile(r"\.ya?ml$")
+JSON_RE = re.compile(r"\.json$")
+MANIFEST_RE = re.compile(r"\.(ya?ml|json)$")  # what kubectl -f and Helm read as manifests
 WORKLOAD_KINDS = {"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job",
                   "CronJob", "ReplicationController"}
 
@@ -69,7 +74,9 @@ def is_workflow(path: str) -> bool:
 
 def yaml_loader() -> YAML:
     yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = True  # as GitHub and kubectl do (ruamel keeps the first one)
+    # A duplicate key is refused (INPUT003): ruamel would keep the first value where kubectl and
+    # Helm apply the last, so the auditor would judge something else than what runs.
+    yaml.allow_duplicate_keys = False
     return yaml
 
 
@@ -81,6 +88,13 @@ def load_yaml(path: str, text: str) -> tuple[list[Any], Finding | None]:
             "a human must review it", severity=Severity.SOFT, rule="INPUT002")
     try:
         docs = [d for d in yaml_loader().load_all(text) if d is not None]
+    except DuplicateKeyError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        key = re.search(r'found duplicate key "(.*?)"', str(exc))
+        return [], input_error(
+            path, f"duplicate key `{key.group(1) if key else '?'}`: tools disagree on which "
+            "value applies (kubectl and Helm take the last, others the first)",
+            line=mark.line + 1 if mark else None, rule="INPUT003")
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         return [], input_error(path, f"invalid YAML: {exc.problem or exc.context}",
@@ -130,12 +144,17 @@ def yaml_documents(path: str, text: str, kind: str | None) -> tuple[list[Documen
     loaded, error = _load_plain(path, text)
     if error:
         # Unknown YAML that does not parse may be anything (a template, a fixture): review it.
-        if kind is None and error.rule == "INPUT001":
+        if kind is None and error.rule == "INPUT001":  # (a duplicate key, INPUT003, stays hard)
             error.severity = Severity.SOFT
         return [], [error]
     docs: list[Document] = []
     try:
         for i, (data, line_of, tree) in enumerate(loaded):
+            if i >= MAX_DOCUMENTS:
+                return [], [input_error(
+                    path, f"more than {MAX_DOCUMENTS} YAML documents: not evaluated, a human "
+                    "must review it (or split the file)", severity=Severity.SOFT,
+                    rule="INPUT002")]
             doc_kind = kind or ("kubernetes" if is_manifest(data) else None)
             if doc_kind is None:
                 continue
@@ -160,6 +179,8 @@ def _load_plain(path: str, text: str) -> tuple[_Loaded, Finding | None]:
                     for data, lines in inputs_yaml.load_documents(text, MAX_NODES)], None
         except inputs_yaml.Unsupported:
             pass
+        except inputs_yaml.TooDeep as exc:
+            return [], input_error(path, f"invalid YAML: {exc}")
     trees, error = load_yaml(path, text)
     return ((plain(tree), yaml_line_of(tree), tree) for tree in trees), error
 
@@ -173,24 +194,41 @@ def is_manifest(data: Any) -> bool:
 
 
 def dockerfile_document(path: str, text: str) -> tuple[list[Document], list[Finding]]:
+    """conftest's instruction list, plus what BuildKit also reads: `Heredocs` (the bodies of
+    `RUN <<EOF` scripts), base images with global `ARG` defaults resolved into `Value`
+    (`Original` keeps the text), and a `syntax` pseudo-instruction for a `# syntax=` directive."""
     try:
         commands = dockerfile.parse_string(text)
     except dockerfile.GoParseError as exc:
         return [], [input_error(path, f"invalid Dockerfile: {exc}")]
     instructions: list[dict[str, Any]] = []
     stage = -1
+    args: dict[str, str] = {}  # global ARG defaults (before the first FROM)
     for c in commands:
         cmd = c.cmd.lower()
+        value = list(c.value)
         if cmd == "from":
             stage += 1
+            if value:
+                value[0] = _expand_args(value[0], args)
+        elif cmd == "arg" and stage < 0:
+            for item in value:
+                name, eq, default = item.partition("=")
+                if eq:
+                    args[name] = default.strip("\"'")
         instructions.append({
             "Cmd": cmd, "SubCmd": (c.sub_cmd or "").lower(), "JSON": c.json,
-            "Flags": list(c.flags), "Value": list(c.value), "Stage": max(stage, 0),
+            "Flags": list(c.flags), "Value": value, "Stage": max(stage, 0),
             "Original": c.original, "Line": c.start_line,
+            "Heredocs": [h.content for h in getattr(c, "heredocs", ())],
         })
     if not any(i["Cmd"] == "from" for i in instructions):
         first = instructions[0]["Line"] if instructions else 1
         return [], [input_error(path, "no FROM instruction: not a valid Dockerfile", line=first)]
+    for line, frontend in _syntax_directives(text):
+        instructions.append({"Cmd": "syntax", "SubCmd": "", "JSON": False, "Flags": [],
+                             "Value": [frontend], "Stage": 0, "Original": f"# syntax={frontend}",
+                             "Line": line, "Heredocs": []})
 
     def line_of(loc: Loc) -> int | None:
         if loc and isinstance(loc[0], int) and 0 <= loc[0] < len(instructions):
@@ -198,6 +236,33 @@ def dockerfile_document(path: str, text: str) -> tuple[list[Document], list[Find
         return 1
 
     return [Document(path, "dockerfile", instructions, line_of)], []
+
+
+_ARG_REF_RE = re.compile(r"\$(?:\{(\w+)(?::?[-+]([^}]*))?\}|(\w+))")
+_DIRECTIVE_RE = re.compile(r"#\s*(\w+)\s*=\s*(\S*)\s*$")
+
+
+def _expand_args(value: str, args: dict[str, str]) -> str:
+    """`${BASE}`, `$BASE`, `${BASE:-x}` as BuildKit expands them in FROM (unknown stays)."""
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1) or m.group(3)
+        if name in args and args[name]:
+            return args[name]
+        return m.group(2) if m.group(2) is not None else m.group(0)
+
+    return _ARG_REF_RE.sub(sub, value)
+
+
+def _syntax_directives(text: str) -> list[tuple[int, str]]:
+    """`# syntax=` parser directives: only in the comment lines that open the file."""
+    found = []
+    for n, line in enumerate(text.splitlines()[:20], 1):
+        m = _DIRECTIVE_RE.fullmatch(line.strip())
+        if not m:
+            break
+        if m.group(1).lower() == "syntax":
+            found.append((n, m.group(2)))
+    return found
 
 
 # --- classification -------------------------------------------------------------------------
@@ -234,7 +299,26 @@ def parse_file(path: str, text: str) -> tuple[list[Document], list[Finding]]:
         if not re.search(r"^kind\s*:", text, re.MULTILINE):
             return [], []
         return yaml_documents(path, text, None)
+    if JSON_RE.search(path):
+        return json_documents(path, text)
     return [], []
+
+
+def json_documents(path: str, text: str) -> tuple[list[Document], list[Finding]]:
+    """Kubernetes objects in a .json file (`kubectl apply -f x.json`); JSON is YAML 1.2, so the
+    YAML reader gives the lines; JSON it refuses (tabs) is read without them."""
+    if not re.search(r'"kind"\s*:', text) or len(text) > MAX_YAML_BYTES:
+        return [], []
+    docs, errors = yaml_documents(path, text, None)
+    if not errors or errors[0].rule == "INPUT003":
+        return docs, errors
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return [], []  # not JSON either: no manifest
+    if not is_manifest(data):
+        return [], []
+    return [Document(path, "kubernetes", data, lambda loc: 1)], []
 
 
 def template_line(template: str | None, loc: Loc) -> int | None:

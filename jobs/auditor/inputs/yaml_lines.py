@@ -3,10 +3,10 @@
 ruamel's round-trip loader is pure Python and costs ~2 ms for a 50-line manifest, about half of
 an audit. libyaml (PyYAML's C parser) emits the same events twenty times faster; this module
 builds from them exactly what `inputs.plain` makes of a ruamel tree (YAML 1.2 scalars resolved
-with ruamel's own rules, duplicate keys ignored after the first, aliases shared), plus the
-lines `inputs.yaml_line_of` would give. Anything unusual — a parse error, explicit tags,
-directives, merge keys, complex keys, reused anchors, deep nesting, an alias bomb — raises
-`Unsupported`, and the caller takes the ruamel path, so messages and limits stay the same.
+with ruamel's own rules, aliases shared), plus the lines `inputs.yaml_line_of` would give.
+Anything unusual — a parse error, explicit tags, directives, merge keys, complex or duplicate
+keys, reused anchors, deep nesting, an alias bomb — raises `Unsupported`, and the caller takes
+the ruamel path, so messages and limits stay the same.
 
 Only events are used, never `yaml.compose`: libyaml's Cython composer recurses on the C stack
 and crashes the process on deeply nested input (`[[[[...` 30 000 deep), the event parser does not.
@@ -39,6 +39,13 @@ _CONSTRUCTED = {_INT, "tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp"}
 
 class Unsupported(Exception):
     """Input the fast path does not reproduce exactly: use ruamel."""
+
+
+class TooDeep(ValueError):
+    """Nesting deeper than ruamel can read (its scanner is quadratic on it): not YAML to judge."""
+
+
+TOO_DEEP = 250  # ruamel's recursive composer gives up near 300 levels, after seconds
 
 
 # ruamel's implicit resolvers for YAML 1.2 (its default), by first character, in its order.
@@ -128,6 +135,7 @@ def _documents(parser: Any, text: str, max_nodes: int) -> list[tuple[Any, Lines 
     anchors: dict[str, _Node] = {}
     # Open collections: [is_mapping, data, lines, size, start line, anchor, pending key].
     stack: list[list[Any]] = []
+    deep = False
     while True:
         event = get_event()
         cls = type(event)
@@ -155,8 +163,10 @@ def _documents(parser: Any, text: str, max_nodes: int) -> list[tuple[Any, Lines 
                 raise Unsupported("explicit tag")
             if stack and stack[-1][0] and stack[-1][6] is None:
                 raise Unsupported("complex key")
-            if len(stack) >= MAX_DEPTH:
-                raise Unsupported("deep nesting")
+            if len(stack) >= TOO_DEEP:
+                raise TooDeep(f"nesting deeper than {TOO_DEEP} levels "
+                              f"(line {event.start_mark.line + 1})")
+            deep = deep or len(stack) >= MAX_DEPTH
             line = event.start_mark.line
             if cls is yaml.MappingStartEvent:
                 stack.append([True, {}, Lines(line, keys={}), 1, line, event.anchor, None])
@@ -181,6 +191,8 @@ def _documents(parser: Any, text: str, max_nodes: int) -> list[tuple[Any, Lines 
                 raise Unsupported("directive")
             continue
         elif cls is yaml.StreamEndEvent:
+            if deep:
+                raise Unsupported("deep nesting")
             return docs
         else:  # StreamStart, DocumentEnd
             continue
@@ -236,7 +248,7 @@ def _add(parent: list[Any], node: _Node, max_nodes: int) -> None:
         key, key_line = parent[6]
         parent[6] = None
         if key in parent[1]:
-            return  # ruamel's allow_duplicate_keys keeps the first
+            raise Unsupported("duplicate key")  # ruamel words the finding
         parent[1][key] = value
         parent[2].keys[key] = (key_line, lines)
     else:

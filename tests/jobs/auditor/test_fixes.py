@@ -264,3 +264,39 @@ def test_single_line_flow_pod_gets_every_edit_at_the_right_column() -> None:
         "{port: 80}, periodSeconds: 10}, volumeMounts: [{name: tmp, mountPath: /tmp}]}], "
         "securityContext: {seccompProfile: {type: RuntimeDefault}}, "
         "automountServiceAccountToken: false, volumes: [{name: tmp, emptyDir: {}}]}")
+
+
+OLD_MAJORS = """on: [push]
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+"""
+
+
+def test_a_fix_is_claimed_only_when_its_finding_is_gone() -> None:
+    # The pin table holds other major versions: pinning would change behaviour, so only
+    # the permissions block is added, and only that is claimed.
+    files = {".github/workflows/ci.yml": OLD_MAJORS}
+    findings = audit_files(files).findings
+    assert {f.rule for f in findings} >= {"GHA001", "GHA002"}
+    changes, done = fix_files(files, findings, PINS)
+    assert done == [".github/workflows/ci.yml: add-permissions"]
+    left = audit_files(changes).findings
+    assert {f.rule for f in left if f.rule.startswith("GHA002")} == {"GHA002"}
+    assert "GHA001" not in {f.rule for f in left if f.severity.value == "hard"}
+
+
+def test_nothing_is_committed_when_no_fix_applies() -> None:
+    text = OLD_MAJORS.replace("jobs:", "permissions: {contents: read}\njobs:")
+    files = {".github/workflows/ci.yml": text}
+    assert fix_files(files, audit_files(files).findings, PINS) == ({}, [])
+
+
+def test_a_partial_fix_says_how_many_it_fixed() -> None:
+    text = OLD_MAJORS.replace("actions/setup-python@v5", f"actions/checkout@{CHECKOUT.ref}")
+    files = {".github/workflows/ci.yml": text.replace("jobs:", "permissions: {}\njobs:")}
+    _, done = fix_files(files, audit_files(files).findings, PINS)
+    assert done == [".github/workflows/ci.yml: pin-action (1 of 2)"]
