@@ -43,15 +43,10 @@ def _resolve_slug(settings: Settings) -> Settings:
     """Learn our bot's login once at start-up (never on the webhook path)."""
     if settings.app_slug:
         return settings
-    from app.github import GitHubApp
+    from app.github import read_identity
 
-    try:
-        app = GitHubApp(settings).app_client().rest.apps.get_authenticated().parsed_data
-        slug = app.slug if app else None
-    except Exception as exc:  # noqa: BLE001 - any failure only costs loop protection
-        log.warning("could not read the App's slug (set APP_SLUG): %s", exc)
-        return settings
-    return settings.model_copy(update={"app_slug": slug})
+    identity = read_identity(settings)  # on failure only loop protection waits for APP_SLUG
+    return settings.model_copy(update={"app_slug": identity.slug}) if identity else settings
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:
@@ -121,7 +116,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
         print("shipcrew: configuration error: REDIS_URL: not set", file=sys.stderr)
         return 2
     _setup_logging(settings)
-    return run_worker(settings.redis_url, args.queues, burst=args.burst, fork=args.fork)
+    settings = _resolve_slug(settings)
+    if settings.app_slug:  # jobs read the settings from the environment
+        os.environ["APP_SLUG"] = settings.app_slug
+    return run_worker(str(settings.redis_url), args.queues, burst=args.burst, fork=args.fork)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -147,6 +147,14 @@ class Classification(BaseModel):
     files: dict[str, ChangeKind] = {}
 
 
+def riskier(a: Classification, b: Classification) -> Classification:
+    """The higher-tier reading of two (the first when equal), with both readings' reasons."""
+    first, second = (a, b) if TIERS.index(a.tier) >= TIERS.index(b.tier) else (b, a)
+    extra = [r for r in second.reasons if r not in first.reasons]
+    return first.model_copy(update={"kinds": first.kinds | second.kinds,
+                                    "reasons": [*first.reasons, *extra]})
+
+
 def kind_of(path: str, chart_dir: str = "") -> tuple[ChangeKind, str]:
     """The kind of one file and the default glob that decided it ('' for app code)."""
     if chart_dir and glob_match("/" + chart_dir.strip("/") + "/", path):

@@ -50,6 +50,8 @@ class PullRequest(_Lenient):
     draft: bool = False
     merged: bool | None = None
     labels: list[dict[str, Any]] = []
+    created_at: str | None = None
+    updated_at: str | None = None
 
     @property
     def is_fork(self) -> bool:
@@ -67,6 +69,7 @@ class Comment(_Lenient):
     id: int
     body: str | None = None
     user: Account
+    created_at: str | None = None
 
 
 class App(_Lenient):

@@ -10,6 +10,7 @@ point it at the emulator's URL.
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import ssl
 import threading
@@ -25,10 +26,12 @@ from githubkit.cache import BaseCache, BaseCacheStrategy
 from githubkit.exception import CacheUnsupportedError, RateLimitExceeded, RequestFailed
 from githubkit.retry import RetryServerError
 from githubkit.typing import RetryOption
+from pydantic import BaseModel
 
 from app.settings import Settings, get_settings
 
 ClientFactory = Callable[[int], GitHub[Any]]
+log = logging.getLogger(__name__)
 
 
 MAX_INLINE_WAIT = timedelta(seconds=10)
@@ -149,7 +152,43 @@ def _opened(client: GitHub[Any]) -> GitHub[Any]:
     return client
 
 
+class AppIdentity(BaseModel):
+    """Who we are on GitHub: check runs carry `app.id`, our bot is `<slug>[bot]`."""
+
+    id: int
+    slug: str
+
+    @property
+    def bot_login(self) -> str:
+        return f"{self.slug}[bot]"
+
+
+def read_identity(settings: Settings) -> AppIdentity | None:
+    """`GET /app` with the App's JWT; None when GitHub does not answer it."""
+    # Keep the client referenced: githubkit's `rest` holds it weakly ("GitHub client has
+    # already been collected").
+    gh = GitHubApp(settings).app_client()
+    try:
+        data = body(gh.rest.apps.get_authenticated())
+    except Exception as exc:  # noqa: BLE001 - any failure leaves the identity unknown
+        log.warning("could not read the App's identity (GET /app): %s", exc)
+        return None
+    if not isinstance(data, dict) or data.get("id") != settings.app_id or not data.get("slug"):
+        log.warning("GET /app did not answer for APP_ID %s", settings.app_id)
+        return None
+    return AppIdentity(id=int(data["id"]), slug=str(data["slug"]))
+
+
 _app: GitHubApp | None = None
+_identity: AppIdentity | None = None
+
+
+def own_identity() -> AppIdentity | None:
+    """This process's App identity, learned once from GitHub (None while it cannot be)."""
+    global _identity
+    if _identity is None:
+        _identity = read_identity(get_settings())
+    return _identity
 
 
 def client_for(installation_id: int) -> GitHub[Any]:
@@ -162,8 +201,9 @@ def client_for(installation_id: int) -> GitHub[Any]:
 
 def reset() -> None:
     """Forget the process-wide App (after the settings changed)."""
-    global _app
+    global _app, _identity
     _app = None
+    _identity = None
     get_settings.cache_clear()
 
 

@@ -46,6 +46,19 @@ def on_own_push(event: Event, delivery: Delivery) -> list[JobSpec]:
     return [JobSpec("audit", "jobs.auditor.audit_pull_request", kwargs)] if kwargs else []
 
 
+@router.register("pull_request", "opened", "reopened")
+@router.register("pull_request", "synchronize", humans_only=False)
+def on_new_head(event: Event, delivery: Delivery) -> list[JobSpec]:
+    """Who made the head and when (our bot's pushes too): approvals and separation of duties
+    bind to webhook senders and GitHub's timestamps, never to commit metadata."""
+    kwargs, pr, sender = _open_pull(event, delivery), event.pull_request, event.sender
+    at = (pr.updated_at or pr.created_at) if pr is not None else None
+    if kwargs is None or sender is None or not at:
+        return []
+    return [JobSpec("push", "jobs.release.record_push", {**kwargs, "by": sender.login, "at": at},
+                    Urgency.URGENT)]
+
+
 # --- the auditor's check run: buttons and re-runs (issue 5) -----------------------------------
 
 OUR_CHECKS = "shipcrew / "  # GitHub sends these events only to the App that owns the run
@@ -96,7 +109,8 @@ def on_issue_comment(event: Event, delivery: Delivery) -> list[JobSpec]:
     if not is_actionable(delivery.action or "", sender.type or "", sender.login, ""):
         return []
     kwargs = {**base, "number": issue.number, "comment_id": comment.id,
-              "body": comment.body or "", "author": comment.user.login}
+              "body": comment.body or "", "author": comment.user.login,
+              "created_at": comment.created_at}
     return [JobSpec("command", "jobs.command_runner.handle_comment", kwargs, Urgency.URGENT)]
 
 
@@ -111,7 +125,8 @@ def on_deployment_protection_rule(event: Event, delivery: Delivery) -> list[JobS
     numbers = [p["number"] for p in pulls if isinstance(p, dict) and isinstance(
         p.get("number"), int)]
     kwargs = {**base, "environment": env, "sha": event.sha, "ref": event.ref or "",
-              "run_id": int(match.group(1)), "pull_numbers": numbers}
+              "run_id": int(match.group(1)), "pull_numbers": numbers,
+              "deployment_id": event.deployment.id if event.deployment else None}
     return [JobSpec("gate", "jobs.release.on_protection_rule", kwargs, Urgency.URGENT)]
 
 
@@ -125,7 +140,8 @@ def on_deployment_status(event: Event, delivery: Delivery) -> list[JobSpec]:
     kwargs = {**base, "deployment_id": deployment.id,
               "environment": status.environment or deployment.environment,
               "sha": deployment.sha, "ref": deployment.ref, "state": status.state,
-              "creator": creator}
+              "creator": creator, "workflow_run_id": event.workflow_run.id
+              if event.workflow_run else None}
     return [JobSpec("deployment", "jobs.release.on_deployment_status", kwargs, Urgency.URGENT)]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -30,7 +31,7 @@ from app.config import ConfigError, RepoConfig
 from app.context import JobContext, job_context
 from app.coordinator import Classification, plan
 from app.environments import setup_reply
-from app.github import ClientFactory
+from app.github import ClientFactory, own_identity
 from app.logs import bound_delivery
 from app.queue import JobSpec, Urgency, enqueue
 from app.settings import get_settings
@@ -41,9 +42,10 @@ from jobs.release import store as gate_store
 from jobs.release.dispatch import dispatch
 from jobs.release.gates import Approval, GateDecision, Waiver
 from jobs.release.github import reevaluate_pending
+from jobs.release.heads import RETRY, Binding, bind_head, named_sha
 from jobs.release.history import in_environment, render_history
 from jobs.release.rollback import rollback
-from jobs.release.store import GateStore
+from jobs.release.store import GateStore, Push
 
 log = logging.getLogger(__name__)
 STATE_MARKS = {"approved": "✅", "rejected": "❌", "pending": "⏳"}
@@ -61,6 +63,7 @@ class Run:
     actor: str
     command: Command
     comment_id: int
+    said_at: datetime | None = None  # the comment's `created_at`: what it is about
 
     @cached_property
     def permission(self) -> str:
@@ -78,8 +81,27 @@ class Run:
         return evidence.classify_pulls(self.ctx, [self.pr], self.pr.head_sha, self.config)
 
     @cached_property
+    def release_tier(self) -> str:
+        """The risk of releasing the head to the command's environment, as its gate sees it."""
+        return evidence.classify_release(self.ctx, self.pr.head_sha, self.env,
+                                         self.store.history(), self.config).tier
+
+    @cached_property
     def last_pusher(self) -> str:
         return evidence.last_pusher(self.ctx, self.pr.head_sha)
+
+    @cached_property
+    def pushes(self) -> list[Push]:
+        return self.store.pushes([self.pr.number])
+
+    @cached_property
+    def pushed(self) -> bool:
+        """Whether the actor made the head or any earlier head of the PR (webhook senders)."""
+        who = self.actor.lower()
+        return who == self.last_pusher.lower() or any(p.by.lower() == who for p in self.pushes)
+
+    def bind(self, named: str | None = None, retry: str = RETRY) -> Binding:
+        return bind_head(self.pushes, self.pr.head_sha, self.said_at, named, retry)
 
     @property
     def env(self) -> str:
@@ -133,17 +155,21 @@ def run_explain(run: Run) -> str:
 
 
 def run_approve(run: Run) -> str:
+    # Bound to what was reviewed: the head when the comment was written, or the named commit.
+    bound = run.bind(named_sha(run.command.note))
+    if bound.sha is None:
+        return f"🚫 {bound.refusal}"
+    sha = bound.sha
     approval = Approval(user=run.actor, environment=run.env, permission=run.permission,
-                        teams=run.teams, at=gate_store.clock(), note=run.command.note,
-                        sha=run.pr.head_sha)
+                        teams=run.teams, at=gate_store.clock(), note=run.command.note, sha=sha)
     run.store.add_approval(run.pr.number, approval)
     run.ctx.audit.record("approval", repo=run.ctx.repo, number=run.pr.number, who=run.actor,
-                         environment=run.env, sha=run.pr.head_sha, note=run.command.note,
+                         environment=run.env, sha=sha, note=run.command.note,
                          permission=run.permission)
-    decided = reevaluate_pending(run.ctx, run.store, run.pr.head_sha, run.env,
+    decided = reevaluate_pending(run.ctx, run.store, sha, run.env,
                                  trigger=f"approval by @{run.actor}")
     note = f" (“{run.command.note}”)" if run.command.note else ""
-    text = f"Approval of `{run.pr.head_sha[:7]}` for `{run.env}` recorded{note}."
+    text = f"Approval of `{sha[:7]}` for `{run.env}` recorded{note}."
     if not decided:
         text += f" No deployment to `{run.env}` is waiting; it counts when one is requested."
     return text + _decisions(decided)
@@ -197,14 +223,26 @@ def run_setup(run: Run) -> str:
 
 def run_waive(run: Run) -> str:
     rule = run.command.rule or ""
-    waiver = Waiver(rule=rule, user=run.actor, reason=run.command.note, at=gate_store.clock())
+    bound = run.bind(retry="waive again once the new head is audited")
+    if bound.sha is None:
+        return f"🚫 {bound.refusal}"
+    sha = bound.sha
+    # Bound to the findings it was given for: a later head with new findings is not covered.
+    recorded = (run.store.policy_verdict(sha) or {}).get("fingerprints")
+    findings = recorded.get(rule) if isinstance(recorded, dict) else None
+    waiver = Waiver(rule=rule, user=run.actor, reason=run.command.note, at=gate_store.clock(),
+                    sha=sha, findings=findings if isinstance(findings, list) else None)
     run.store.add_waiver(run.pr.number, waiver)
     run.ctx.audit.record("waiver", repo=run.ctx.repo, number=run.pr.number, who=run.actor,
-                         rule=rule, reason=run.command.note, sha=run.pr.head_sha)
-    republish(run.ctx, run.pr.head_sha, run.store.waivers([run.pr.number]))
-    decided = reevaluate_pending(run.ctx, run.store, run.pr.head_sha,
+                         rule=rule, reason=run.command.note, sha=sha, findings=waiver.findings)
+    republish(run.ctx, sha, run.store.waivers([run.pr.number]))
+    decided = reevaluate_pending(run.ctx, run.store, sha,
                                  trigger=f"waiver of {rule} by @{run.actor}")
-    return f"Waiver of `{rule}` recorded for this PR: “{run.command.note}”." + _decisions(decided)
+    text = f"Waiver of `{rule}` for `{sha[:7]}` recorded: “{run.command.note}”."
+    if run.actor.lower() == run.pr.author.lower() or run.pushed:
+        text += (f" @{run.actor} authored or pushed to this pull request, so the waiver counts "
+                 "only where `environments.<env>.allow_author` is set (separation of duties).")
+    return text + _decisions(decided)
 
 
 RUNNERS: dict[CommandName, Callable[[Run], str]] = {
@@ -224,9 +262,9 @@ def _authorized(run: Run) -> str | None:
     decision = authorize(
         run.command, permission=run.permission, actor=run.actor, config=run.config,
         is_author=run.actor.lower() == run.pr.author.lower(),
-        is_last_pusher=approve and run.actor.lower() == run.last_pusher.lower(),
+        is_last_pusher=approve and run.pushed,
         teams=set(run.teams) if run.command.name in TEAM_COMMANDS else set(),
-        risk_tier=run.classification.tier if approve else "low",
+        risk_tier=run.release_tier if approve else "low",
     )
     run.ctx.audit.record("authorization", repo=run.ctx.repo, number=run.pr.number,
                          who=run.actor, command=run.command.name.value,
@@ -254,21 +292,30 @@ def run_command(run: Run) -> str:
 
 def handle_comment(
     *, installation_id: int, repo: str, delivery_id: str, number: int, comment_id: int,
-    body: str, author: str, conn: redis.Redis | None = None,
+    body: str, author: str, created_at: str | None = None, conn: redis.Redis | None = None,
     factory: ClientFactory | None = None,
 ) -> dict[str, Any]:
     with bound_delivery(delivery_id):
-        parsed = parse_comment(body, get_settings().app_slug or "shipcrew")
+        me = None if get_settings().app_slug else own_identity()
+        parsed = parse_comment(body, get_settings().app_slug or (me.slug if me else "shipcrew"))
         if parsed.ignore:
             return {"status": "no command"}
         ctx = job_context(installation_id, repo, delivery_id, conn, factory)
+        store = GateStore(ctx.conn, ctx.repo)
+        # A comment is acted on once: a delivery sent again under a new id (its signature
+        # does not cover the id) changes nothing.
+        if not store.claim_comment(comment_id, delivery_id):
+            ctx.audit.record("comment_replayed", repo=repo, comment_id=comment_id,
+                             delivery=delivery_id)
+            return {"status": "already handled"}
         comments.react(ctx, comment_id, "eyes")
-        return _run_all(ctx, parsed, number, comment_id, author)
+        said_at = datetime.fromisoformat(created_at.replace("Z", "+00:00")) if created_at \
+            else None
+        return _run_all(ctx, store, parsed, number, comment_id, author, said_at)
 
 
-def _run_all(ctx: JobContext, parsed: ParseResult, number: int, comment_id: int,
-             author: str) -> dict[str, Any]:
-    store = GateStore(ctx.conn, ctx.repo)
+def _run_all(ctx: JobContext, store: GateStore, parsed: ParseResult, number: int,
+             comment_id: int, author: str, said_at: datetime | None) -> dict[str, Any]:
     pr = evidence.pull_info(ctx, number)
     if pr is None:
         return {"status": "no such pull request"}
@@ -280,7 +327,7 @@ def _run_all(ctx: JobContext, parsed: ParseResult, number: int, comment_id: int,
     results: list[dict[str, str]] = []
     for command in parsed.commands:
         run = Run(ctx, store, config if isinstance(config, RepoConfig) else RepoConfig(),
-                  pr, author, command, comment_id)
+                  pr, author, command, comment_id, said_at)
         if isinstance(config, ConfigError) and command.name is not CommandName.HELP:
             text = ("cannot run this: `.github/shipcrew.yml` on the default branch is "
                     f"invalid.\n\n```\n{config.summary()}\n```")

@@ -102,6 +102,16 @@ def failures(findings: list[Finding]) -> list[str]:
                    if f.mode is Mode.ENFORCE and f.severity is Severity.HARD})
 
 
+def fingerprints(findings: list[Finding]) -> dict[str, list[str]]:
+    """Each failing rule's findings as `path: message` (no line: unrelated edits move it).
+    A waiver is bound to these, so a later head with new findings is not covered."""
+    out: dict[str, set[str]] = {}
+    for f in findings:
+        if f.mode is Mode.ENFORCE and f.severity is Severity.HARD:
+            out.setdefault(f.rule, set()).add(f"{f.path or ''}: {f.message}")
+    return {rule: sorted(prints) for rule, prints in sorted(out.items())}
+
+
 # --- reading ---------------------------------------------------------------------------------
 
 
@@ -184,7 +194,8 @@ def audit_pull_request(
             actions=[APPLY_FIXES] if fixes else [], external_id=f"pr:{number}")
         failed = failures(result.findings)
         ctx.conn.set(VERDICT_KEY.format(repo=repo, sha=head_sha), json.dumps(
-            {"verdict": result.verdict.value, "failures": failed, "check_run_id": run_id}),
+            {"verdict": result.verdict.value, "failures": failed, "check_run_id": run_id,
+             "fingerprints": fingerprints(result.findings)}),
             ex=VERDICT_TTL)
         ctx.audit.record("verdict", repo=repo, number=number, head_sha=head_sha,
                          verdict=result.verdict.value, failures=failed, check_run_id=run_id,

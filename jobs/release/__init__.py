@@ -4,7 +4,8 @@ Environment from evidence, follow deployments and roll back failures.
     gates.py     the gates and their evidence model (pure); decide.py combines them
     freeze.py    freeze windows; history.py deployment history and rollback targets
     evidence.py  gathering evidence from GitHub (checks, PRs, classification)
-    store.py     pending gates, approvals, waivers, decisions (Redis)
+    store.py     pending gates, approvals, waivers, decisions, pushes (Redis)
+    heads.py     who made each head and when; which head a comment is about
     packet.py    the release packet comment; dispatch.py dispatches the delivery workflow
     github.py    the protection-rule edge: evaluate, answer, re-check
     rollback.py  the orchestrator: follow deployment statuses, roll back failures
@@ -45,5 +46,11 @@ def on_deployment_status(**kwargs: Any) -> dict[str, Any]:
 
 def on_deployment_review(**kwargs: Any) -> dict[str, Any]:
     from jobs.release.reviews import on_deployment_review as run
+
+    return run(**kwargs)
+
+
+def record_push(**kwargs: Any) -> dict[str, Any]:
+    from jobs.release.heads import record_push as run
 
     return run(**kwargs)

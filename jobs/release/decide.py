@@ -27,6 +27,7 @@ from jobs.release.gates import (
     GateResult,
     PolicyGate,
     PredecessorGate,
+    Waiver,
     permission_at_least,
     team_matches,
 )
@@ -55,7 +56,7 @@ def _evaluate(gate: Gate, ev: Evidence) -> GateResult:
     if isinstance(gate, ChecksGate):
         return _checks(gate, ev)
     if isinstance(gate, PolicyGate):
-        return _policy(ev)
+        return _policy(gate, ev)
     if isinstance(gate, PredecessorGate):
         return _predecessor(gate, ev)
     if isinstance(gate, ApprovalGate):
@@ -72,7 +73,9 @@ def _checks(gate: ChecksGate, ev: Evidence) -> GateResult:
     latest: dict[tuple[str, str], CheckRun] = {}
     # Re-runs: the check run with the highest id (else the later in the list) wins.
     for _, run in sorted(enumerate(ev.check_runs), key=lambda p: (p[1].id or 0, p[0])):
-        if run.name.startswith(OWN_CHECK_PREFIX) or run.status == "waiting":
+        if run.name.startswith(OWN_CHECK_PREFIX) and run.app_id == ev.own_app_id:
+            continue  # ours: the policy gate judges the verdict (another app's run counts)
+        if run.status == "waiting":
             continue  # a job waiting on an environment can only finish after this decision
         if ev.gated_check_suite_id is not None and run.check_suite_id == ev.gated_check_suite_id:
             continue
@@ -105,14 +108,39 @@ def _checks(gate: ChecksGate, ev: Evidence) -> GateResult:
                       reason=f"checks: {len(runs)} check run(s) passed")
 
 
-def _policy(ev: Evidence) -> GateResult:
+def separation_problem(user: str, ev: Evidence) -> str | None:
+    """Why `user` may not vouch for this change (its author, or someone who pushed to it)."""
+    who = user.lower()
+    if who in {ev.pr_author.lower(), ev.last_pusher.lower()}:
+        return "author or last pusher (separation of duties)"
+    if who in {p.lower() for p in ev.pushers}:
+        return "pushed to this pull request (separation of duties)"
+    return None
+
+
+def waiver_problem(gate: PolicyGate, waiver: Waiver, ev: Evidence) -> str | None:
+    """Why this waiver does not cover its rule on `ev.sha`, or None when it does."""
+    if not gate.allow_author and (problem := separation_problem(waiver.user, ev)):
+        return problem
+    if waiver.sha is None or waiver.sha == ev.sha:
+        return None
+    now = set((ev.policy_findings or {}).get(waiver.rule.upper()) or [])
+    if waiver.findings is not None and now and now <= set(waiver.findings):
+        return None  # a later head with only the findings that were waived
+    return f"given for {waiver.sha[:7]}, whose findings differ"
+
+
+def _policy(gate: PolicyGate, ev: Evidence) -> GateResult:
     verdict = ev.policy_verdict
     if verdict is None:
         return GateResult(kind="policy", state="pending",
                           reason=f"policy: no `{POLICY_CHECK}` verdict for {ev.sha[:7]} yet")
     if verdict is not Verdict.FAIL:
         return GateResult(kind="policy", state="met", reason=f"policy: verdict {verdict.value}")
-    waived = {w.rule.upper(): w for w in ev.waivers}
+    waived: dict[str, Waiver] = {}
+    for w in ev.waivers:
+        if waiver_problem(gate, w, ev) is None:
+            waived.setdefault(w.rule.upper(), w)
     unwaived = [r for r in ev.policy_failures if r.upper() not in waived]
     if ev.policy_failures and not unwaived:
         by = ", ".join(f"{r} by @{waived[r.upper()].user}" for r in ev.policy_failures)
@@ -157,8 +185,8 @@ def approval_problem(gate: ApprovalGate, approval: Approval, ev: Evidence) -> st
         return "for another environment"
     if approval.sha and approval.sha != ev.sha and approval.sha not in ev.same_as:
         return f"given for {approval.sha[:7]}, an older push"
-    if not gate.allow_author and user in {ev.pr_author.lower(), ev.last_pusher.lower()}:
-        return "author or last pusher (separation of duties)"
+    if not gate.allow_author and (problem := separation_problem(user, ev)):
+        return problem
     if gate.users or gate.teams:
         if user in {u.lower() for u in gate.users} or any(
             team_matches(t, approval.teams) for t in gate.teams

@@ -1,10 +1,14 @@
 """Dispatching the delivery workflow: find it on a branch, send only the inputs it declares.
 
 Used for `/crew deploy` and for rollbacks. GitHub refuses a dispatch with inputs the workflow
-does not declare, so the workflow file is read first.
+does not declare, so the workflow file is read first. The release manager judges the run's
+commit (the head of the dispatched ref), and the generated workflow deploys only that commit,
+so a dispatch for a commit goes to a branch that points at it (`branch_at`).
 """
 
 from __future__ import annotations
+
+import re
 
 from githubkit.exception import RequestFailed
 from pydantic import BaseModel
@@ -18,6 +22,7 @@ from jobs.release.evidence import body
 WORKFLOWS = ".github/workflows"
 MAX_WORKFLOWS = 20
 DISPATCH_INPUTS = ("environment", "sha")
+PINNED_BRANCH = "shipcrew/deploy/{environment}"  # moved to the commit a rollback deploys
 
 
 def dispatch_inputs(text: str) -> set[str] | None:
@@ -75,6 +80,28 @@ def find_delivery_workflow(ctx: JobContext, ref: str) -> tuple[str, set[str]] | 
             if name.startswith("delivery") and dispatch_inputs(text) is not None:
                 break
     return choose_workflow(texts)
+
+
+def branch_at(ctx: JobContext, branch: str, sha: str, environment: str) -> str:
+    """A branch whose head is `sha`: `branch` while it still points there, else
+    `shipcrew/deploy/<environment>`, created or moved to `sha`."""
+    try:
+        head = body(ctx.gh.rest.git.get_ref(ctx.owner, ctx.name, f"heads/{branch}"))
+        if (head.get("object") or {}).get("sha") == sha:
+            return branch
+    except RequestFailed as exc:
+        if exc.response.status_code != 404:
+            raise
+    pinned = PINNED_BRANCH.format(environment=re.sub(r"[^A-Za-z0-9._-]", "-", environment))
+    try:
+        ctx.gh.rest.git.update_ref(ctx.owner, ctx.name, f"heads/{pinned}",
+                                   data={"sha": sha, "force": True})
+    except RequestFailed as exc:
+        if exc.response.status_code != 422:  # 422: no such branch yet
+            raise
+        ctx.gh.rest.git.create_ref(ctx.owner, ctx.name,
+                                   data={"ref": f"refs/heads/{pinned}", "sha": sha})
+    return pinned
 
 
 class Dispatch(BaseModel):

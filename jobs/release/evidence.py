@@ -17,9 +17,11 @@ from app.findings import Verdict
 from app.gitdata import changed_files
 from app.github import body
 from jobs.release.gates import PERMISSIONS, POLICY_CHECK, CheckRun
+from jobs.release.history import DeploymentRecord, good_versions
 
 MAX_OPEN_PULLS = 300  # scanned to find the PRs that carry a SHA
 MAX_CHECK_RUNS = 500
+MAX_COMPARE_FILES = 300  # GitHub lists at most this many files of a comparison
 # `shipcrew / policy` check run conclusion -> verdict
 POLICY_CONCLUSIONS = {
     "success": Verdict.PASS, "neutral": Verdict.REVIEW, "action_required": Verdict.REVIEW,
@@ -139,7 +141,8 @@ def check_runs(ctx: JobContext, sha: str) -> list[CheckRun]:
         items = data.get("check_runs") or []
         runs += [CheckRun(
             name=r["name"], status=r.get("status") or "queued", conclusion=r.get("conclusion"),
-            app=((r.get("app") or {}).get("slug") or ""), id=r.get("id"),
+            app=((r.get("app") or {}).get("slug") or ""), app_id=(r.get("app") or {}).get("id"),
+            id=r.get("id"),
             check_suite_id=(r.get("check_suite") or {}).get("id"),
         ) for r in items]
         if len(items) < 100 or len(runs) >= int(data.get("total_count") or 0):
@@ -148,17 +151,23 @@ def check_runs(ctx: JobContext, sha: str) -> list[CheckRun]:
 
 
 def policy_verdict(
-    runs: list[CheckRun], recorded: dict[str, Any] | None, own_app: str | None = None
+    runs: list[CheckRun], recorded: dict[str, Any] | None, own_app: str | None = None,
+    own_app_id: int | None = None,
 ) -> tuple[Verdict | None, list[str]]:
     """The `shipcrew / policy` verdict (latest run) and its failing rule ids.
 
-    Only our own App's check run counts when its slug is known: any workflow with
-    `checks: write` could post a run of that name. The auditor's record in Redis carries the
-    rule ids; the check run decides the verdict when both exist, since a re-run updates the
-    check run first."""
+    Only our own App's check run counts - by `app.id` when given, else by slug: any app or
+    workflow with `checks: write` can post a run of that name. The auditor's record in Redis
+    carries the rule ids; the check run decides the verdict when both exist, since a re-run
+    updates the check run first."""
     failures = [str(r) for r in (recorded or {}).get("failures") or []]
-    mine = [r for r in runs if r.name == POLICY_CHECK and r.status == "completed"
-            and (not own_app or r.app.lower() == own_app.lower())]
+
+    def ours(r: CheckRun) -> bool:
+        if own_app_id is not None:
+            return r.app_id == own_app_id
+        return not own_app or r.app.lower() == own_app.lower()
+
+    mine = [r for r in runs if r.name == POLICY_CHECK and r.status == "completed" and ours(r)]
     if mine:
         latest = max(mine, key=lambda r: r.id or 0)
         verdict = POLICY_CONCLUSIONS.get(latest.conclusion or "", Verdict.FAIL)
@@ -181,7 +190,7 @@ def environments(ctx: JobContext) -> set[str]:
 def classify_pulls(
     ctx: JobContext, pulls: list[PullInfo], sha: str, config: RepoConfig
 ) -> Classification:
-    """Risk of what is being released: the PRs' files, else the commit's own files."""
+    """Risk of a PR's own diff (what `/crew plan` shows): the PRs' files, else the commit's."""
     files: list[ChangedFile] = []
     for pr in pulls:
         files += [ChangedFile(path=f["path"], status=f["status"] or "modified")
@@ -194,7 +203,55 @@ def classify_pulls(
             if _status(exc) not in (404, 422):
                 raise
             data = {}
-        files = [ChangedFile(path=f["filename"], status=f.get("status") or "modified",
-                             previous_filename=f.get("previous_filename"))
-                 for f in data.get("files") or []]
+        files = _files(data)
     return classify(files, config)
+
+
+def release_base(history: list[DeploymentRecord], environment: str, default_branch: str) -> str:
+    """What runs in `environment` now: its last good deployment, else the default branch."""
+    good = good_versions(history, environment)
+    return next(reversed(good)) if good else default_branch
+
+
+def classify_release(
+    ctx: JobContext, sha: str, environment: str, history: list[DeploymentRecord],
+    config: RepoConfig,
+) -> Classification:
+    """Risk of deploying `sha` to `environment`: what it changes relative to what already
+    runs there (a PR's own diff is the wrong question: its base may be another branch, and
+    its head may have moved since the deployment was requested). When GitHub's listing may
+    be cut (a comparison lists at most 300 files) the release is high risk."""
+    base = release_base(history, environment, ctx.default_branch)
+    if base == sha:
+        return classify([], config)
+    data = _compare(ctx, base, sha)
+    files, listed = _files(data), len(data.get("files") or [])
+    if data.get("behind_by"):
+        # `sha` lacks commits that run there: deploying it undoes them, so they count too.
+        back = _compare(ctx, sha, base)
+        files += _files(back)
+        listed = max(listed, len(back.get("files") or []))
+    found = classify(files, config)
+    if data and listed < MAX_COMPARE_FILES:
+        return found
+    why = (f"high: the comparison of {sha[:7]} with `{base[:12]}` lists {listed} files, "
+           "GitHub's limit: files after the cut are unseen") if data else (
+        f"high: GitHub cannot compare {sha[:7]} with `{base[:12]}`")
+    return found.model_copy(update={"tier": "high", "reasons": [why, *found.reasons]})
+
+
+def _compare(ctx: JobContext, base: str, head: str) -> dict[str, Any]:
+    """GitHub's comparison (files changed since the merge base); {} when it cannot say."""
+    try:
+        data = body(ctx.gh.rest.repos.compare_commits(ctx.owner, ctx.name, f"{base}...{head}"))
+    except RequestFailed as exc:
+        if _status(exc) not in (404, 422):
+            raise
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _files(data: dict[str, Any]) -> list[ChangedFile]:
+    return [ChangedFile(path=f["filename"], status=f.get("status") or "modified",
+                        previous_filename=f.get("previous_filename"))
+            for f in data.get("files") or []]

@@ -26,7 +26,7 @@ from jobs.release.history import DeploymentRecord
 PERMISSIONS = ("none", "read", "triage", "write", "maintain", "admin")
 TIERS = ("low", "medium", "high")
 POLICY_CHECK = "shipcrew / policy"
-OWN_CHECK_PREFIX = "shipcrew /"  # our own check runs are gated by verdict, not conclusion
+OWN_CHECK_PREFIX = "shipcrew /"  # our App's own check runs are gated by verdict, not conclusion
 OK_CONCLUSIONS = frozenset({"success", "neutral", "skipped"})
 COMMENT_LIMIT = 1024  # GitHub's limit on a protection rule review comment
 MARKS = {"failed": "❌", "pending": "⏳", "met": "✅"}
@@ -103,6 +103,7 @@ class ChecksGate(BaseModel):
 
 class PolicyGate(BaseModel):
     kind: Literal["policy"] = "policy"
+    allow_author: bool = False  # may the PR's author or pushers waive its failures here
 
     def describe(self) -> str:
         return f"`{POLICY_CHECK}` verdict is not fail (or every failing rule is waived)"
@@ -141,7 +142,8 @@ class ApprovalGate(BaseModel):
             who = f"users with {self.min_permission} permission or more"
             if self.approver_teams:
                 who += " or in " + ", ".join(self.approver_teams)
-        author = "" if self.allow_author else ", not the PR author or last pusher"
+        author = "" if self.allow_author else (
+            ", not the PR author or last pusher (nor anyone who pushed to it)")
         return who + author
 
     def describe(self) -> str:
@@ -173,7 +175,7 @@ def gates_for(
     required = env.required_checks if env else None
     gates: list[Gate] = [ChecksGate(required=required,
                                     at_least_one=required is None and is_production(environment)),
-                         PolicyGate()]
+                         PolicyGate(allow_author=env.allow_author if env else False)]
     if env is not None and env.requires is not None:
         predecessors = env.requires
     else:
@@ -210,6 +212,7 @@ class CheckRun(BaseModel):
     status: str  # queued | in_progress | completed | waiting | requested | pending
     conclusion: str | None = None
     app: str = ""
+    app_id: int | None = None  # GitHub's `app.id`: what says whose run it is (names are free)
     id: int | None = None
     check_suite_id: int | None = None
 
@@ -230,6 +233,10 @@ class Waiver(BaseModel):
     user: str
     reason: str
     at: AwareDatetime
+    sha: str | None = None  # the head it was given for
+    # The rule's failing findings it was given for (the auditor's fingerprints): on a later
+    # head it covers the rule only while the findings there are among these.
+    findings: list[str] | None = None
 
 
 class Evidence(BaseModel):
@@ -240,11 +247,14 @@ class Evidence(BaseModel):
     tier: str = "medium"
     pr_author: str = ""
     last_pusher: str = ""
+    pushers: list[str] = []  # everyone who pushed a head of the PR (webhook senders)
     check_runs: list[CheckRun] = []
+    own_app_id: int | None = None  # our App's id: only its `shipcrew / ...` runs are ours
     # The check suite of the workflow run being gated: its jobs wait on this very decision.
     gated_check_suite_id: int | None = None
     policy_verdict: Verdict | None = None
     policy_failures: list[str] = []  # rule ids of the enforced hard findings
+    policy_findings: dict[str, list[str]] | None = None  # rule -> its findings' fingerprints
     deployments: list[DeploymentRecord] = []
     approvals: list[Approval] = []
     waivers: list[Waiver] = []

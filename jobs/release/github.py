@@ -22,25 +22,24 @@ from rq import Queue
 from app import comments
 from app.config import ConfigError, RepoConfig
 from app.context import JobContext, job_context
-from app.coordinator import Classification, plan
-from app.github import ClientFactory
+from app.coordinator import Classification, plan, riskier
+from app.github import AppIdentity, ClientFactory, own_identity
 from app.logs import bound_delivery
 from app.queue import RETRY, Urgency, job_id_for
-from app.settings import get_settings
 from jobs.release import evidence, reviews, trunk
 from jobs.release import store as gate_store
 from jobs.release.decide import decide
 from jobs.release.dispatch import find_delivery_workflow
 from jobs.release.gates import ApprovalGate, Evidence, GateDecision, GateResult, gates_for
 from jobs.release.packet import MARKER, PacketEnvironment, ReleasePacket, render_packet
-from jobs.release.store import DecisionRecord, GateStore, PendingGate
+from jobs.release.store import DecisionRecord, GatedDeployment, GateStore, PendingGate
 
 log = logging.getLogger(__name__)
 
 
 def on_protection_rule(
     *, installation_id: int, repo: str, delivery_id: str, environment: str, sha: str,
-    ref: str, run_id: int, pull_numbers: list[int],
+    ref: str, run_id: int, pull_numbers: list[int], deployment_id: int | None = None,
     conn: redis.Redis | None = None, factory: ClientFactory | None = None,
 ) -> dict[str, Any]:
     with bound_delivery(delivery_id):
@@ -48,7 +47,8 @@ def on_protection_rule(
         store = GateStore(ctx.conn, repo)
         gate = store.gate(run_id, environment) or PendingGate(
             installation_id=installation_id, repo=repo, run_id=run_id, environment=environment,
-            sha=sha, ref=ref, pull_numbers=pull_numbers, created_at=gate_store.clock())
+            sha=sha, ref=ref, pull_numbers=pull_numbers, deployment_id=deployment_id,
+            created_at=gate_store.clock())
         return _summary(evaluate(ctx, store, gate, trigger="deployment requested"))
 
 
@@ -105,22 +105,29 @@ class _Gathered:
         self.rollback: str | None = None  # what a rollback bypassed
 
 
-def gather(ctx: JobContext, store: GateStore, gate: PendingGate, config: RepoConfig) -> _Gathered:
+def gather(ctx: JobContext, store: GateStore, gate: PendingGate, config: RepoConfig,
+           me: AppIdentity) -> _Gathered:
     found = trunk.origin(ctx, gate, config)  # a PR head, or a merge commit on a branch
     numbers = sorted({p.number for p in found.packets} | set(gate.pull_numbers))
-    classification = found.classification
+    history = store.history()
+    # The riskier of two readings: the change's own (a PR's diff, or what a merge commit
+    # inherits) and what the deployed commit changes relative to what runs in the environment.
+    classification = riskier(found.classification, evidence.classify_release(
+        ctx, gate.sha, gate.environment, history, config))
     known = evidence.environments(ctx) | {gate.environment}
     runs = evidence.check_runs(ctx, gate.sha)
-    verdict, failures = evidence.policy_verdict(runs, store.policy_verdict(gate.sha),
-                                                get_settings().app_slug)
+    recorded = store.policy_verdict(gate.sha)
+    verdict, failures = evidence.policy_verdict(runs, recorded, own_app_id=me.id)
+    fingerprints = (recorded or {}).get("fingerprints")
     gates = gates_for(gate.environment, config, classification.tier, known)
     teams = [t for g in gates if isinstance(g, ApprovalGate) for t in g.teams + g.approver_teams]
     native, rejections = reviews.native_reviews(ctx, gate.run_id, gate.sha, teams)
-    history = store.history()
     ev = Evidence(
         sha=gate.sha, environment=gate.environment, tier=classification.tier,
         pr_author=found.author, last_pusher=found.pusher,
+        pushers=pushers(store, numbers, me), own_app_id=me.id,
         check_runs=runs, policy_verdict=verdict, policy_failures=failures,
+        policy_findings=fingerprints if isinstance(fingerprints, dict) else None,
         deployments=history, approvals=store.approvals(found.numbers) + native,
         waivers=store.waivers(found.numbers), now=gate_store.clock(), same_as=found.same_as,
     )
@@ -132,23 +139,41 @@ def gather(ctx: JobContext, store: GateStore, gate: PendingGate, config: RepoCon
     return out
 
 
+def pushers(store: GateStore, numbers: list[int], me: AppIdentity) -> list[str]:
+    """Everyone but our bot who made a head of these PRs (recorded from webhook senders)."""
+    found = {p.by for p in store.pushes(numbers)}
+    return sorted(u for u in found if u.lower() != me.bot_login.lower())
+
+
+def _refused(gate: PendingGate, kind: str, reason: str, state: str = "rejected") -> GateDecision:
+    return GateDecision(
+        state=state, environment=gate.environment, sha=gate.sha,  # type: ignore[arg-type]
+        results=[GateResult(kind=kind, state="failed" if state == "rejected" else "pending",
+                            reason=reason)])
+
+
 def evaluate(ctx: JobContext, store: GateStore, gate: PendingGate, trigger: str) -> GateDecision:
     config = ctx.config
     gathered: _Gathered | None = None
+    me = own_identity()
     if isinstance(config, ConfigError):
         # Fail closed: rules that cannot be read must not let a deployment through.
-        decision = GateDecision(
-            state="rejected", environment=gate.environment, sha=gate.sha,
-            results=[GateResult(kind="config", state="failed",
-                                reason=f"config error: {config.summary()[:600]}")])
+        decision = _refused(gate, "config", f"config error: {config.summary()[:600]}")
+    elif me is None:
+        # Whose check runs are ours is only known with our App id: never guess.
+        decision = _refused(gate, "identity", "identity: shipcrew cannot confirm its own App "
+                            "(GET /app failed); nothing is gated until it can", "pending")
     else:
-        gathered = gather(ctx, store, gate, config)
+        gathered = gather(ctx, store, gate, config, me)
         decision = reviews.with_rejections(decide(gathered.gates, gathered.evidence),
                                            gathered.rejections)
         if gathered.rollback is not None:
             decision = trunk.mark_rollback(decision, gathered.rollback)
     numbers = gathered.numbers if gathered else gate.pull_numbers
     answered = _answer(ctx, store, gate, decision)
+    if answered and decision.state == "approved" and gate.deployment_id is not None:
+        store.add_gated(GatedDeployment(deployment_id=gate.deployment_id, run_id=gate.run_id,
+                                        environment=gate.environment, sha=gate.sha))
     record = DecisionRecord(environment=gate.environment, sha=gate.sha, state=decision.state,
                             reasons=decision.reasons, at=gate_store.clock(), run_id=gate.run_id,
                             trigger=trigger)
@@ -164,6 +189,7 @@ def evaluate(ctx: JobContext, store: GateStore, gate: PendingGate, trigger: str)
         trigger=trigger, reasons=decision.reasons, pulls=numbers,
         evidence=None if ev is None else {
             "tier": ev.tier, "pr_author": ev.pr_author, "last_pusher": ev.last_pusher,
+            "pushers": ev.pushers,
             "checks": {r.name: r.conclusion or r.status for r in ev.check_runs},
             "policy": ev.policy_verdict.value if ev.policy_verdict else None,
             "policy_failures": ev.policy_failures,

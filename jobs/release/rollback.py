@@ -11,18 +11,21 @@ from __future__ import annotations
 from typing import Any
 
 import redis
+from pydantic import BaseModel
 
 from app import comments
 from app.config import RepoConfig
 from app.context import JobContext, job_context
-from app.github import ClientFactory
+from app.github import ClientFactory, own_identity
 from app.logs import bound_delivery
 from jobs.release import store as gate_store
-from jobs.release.dispatch import dispatch
+from jobs.release.dispatch import branch_at, dispatch
 from jobs.release.evidence import pulls_for_sha
 from jobs.release.github import evaluate
 from jobs.release.history import BAD_STATES, GOOD_STATES, DeploymentRecord, rollback_target
-from jobs.release.store import GateStore, PendingGate
+from jobs.release.store import GatedDeployment, GateStore, PendingGate
+
+DEPLOYING_WORKFLOW = "github-actions[bot]"  # who GitHub Actions posts deployment statuses as
 
 
 def rollback(ctx: JobContext, store: GateStore, environment: str, failed_sha: str, *,
@@ -36,9 +39,11 @@ def rollback(ctx: JobContext, store: GateStore, environment: str, failed_sha: st
         return (f"No rollback of `{environment}`: no earlier version was deployed there "
                 "successfully (deployment history is empty or only holds this version).")
     # The recorded ref names a branch the workflow file exists on; a tag or SHA cannot be
-    # dispatched, so fall back to the default branch.
+    # dispatched, so fall back to the default branch. The run deploys the head of the branch
+    # it is dispatched on (that is the commit its gate judges): one that points at the target.
     ref = target.ref if target.ref and not _looks_like_sha(target.ref) else ctx.default_branch
-    result = dispatch(ctx, ref.removeprefix("refs/heads/"), environment, target.sha)
+    ref = branch_at(ctx, ref.removeprefix("refs/heads/"), target.sha, environment)
+    result = dispatch(ctx, ref, environment, target.sha)
     ctx.audit.record("rollback", **entry, target_sha=target.sha, ref=ref,
                      workflow=result.workflow, outcome="dispatched" if result.ok else "refused",
                      message=result.message)
@@ -54,7 +59,7 @@ def _looks_like_sha(ref: str) -> bool:
 
 def on_deployment_status(
     *, installation_id: int, repo: str, delivery_id: str, deployment_id: int, environment: str,
-    sha: str, ref: str, state: str, creator: str,
+    sha: str, ref: str, state: str, creator: str, workflow_run_id: int | None = None,
     conn: redis.Redis | None = None, factory: ClientFactory | None = None,
 ) -> dict[str, Any]:
     """Record the outcome; on success re-open gates waiting on it, on failure roll back."""
@@ -62,13 +67,42 @@ def on_deployment_status(
         if state not in GOOD_STATES | BAD_STATES:
             return {"status": "ignored", "state": state}
         ctx = job_context(installation_id, repo, delivery_id, conn, factory)
-        return _follow(ctx, GateStore(ctx.conn, repo), deployment_id, environment, sha, ref,
-                       state, creator)
+        status = Status(deployment_id=deployment_id, environment=environment, sha=sha, ref=ref,
+                        state=state, creator=creator, workflow_run_id=workflow_run_id)
+        return _follow(ctx, GateStore(ctx.conn, repo), status)
 
 
-def _follow(ctx: JobContext, store: GateStore, deployment_id: int, environment: str, sha: str,
-            ref: str, state: str, creator: str) -> dict[str, Any]:
+class Status(BaseModel):
+    """One `deployment_status` event, as the orchestrator reads it."""
+
+    deployment_id: int
+    environment: str
+    sha: str
+    ref: str
+    state: str
+    creator: str  # who posted the status (`deployment_status.creator`)
+    workflow_run_id: int | None = None  # the run the deployment belongs to, when GitHub says
+
+
+def untrusted(status: Status, gated: GatedDeployment | None) -> str | None:
+    """Why this status is not evidence of a deployment, or None when it is: it must be of a
+    deployment our gate approved (same run, environment and commit), posted by the workflow
+    that deploys it. Anyone with write access can post statuses on any deployment."""
+    if gated is None:
+        return "not a deployment our gate approved"
+    if gated.sha != status.sha or gated.environment.lower() != status.environment.lower():
+        return f"our gate approved {gated.sha[:7]} for {gated.environment}, not this"
+    if status.workflow_run_id is not None and status.workflow_run_id != gated.run_id:
+        return f"from run {status.workflow_run_id}, our gate approved run {gated.run_id}"
+    if status.creator.lower() != DEPLOYING_WORKFLOW:
+        return f"posted by @{status.creator}, not by the deploying workflow"
+    return None
+
+
+def _follow(ctx: JobContext, store: GateStore, status: Status) -> dict[str, Any]:
     repo = ctx.repo
+    deployment_id, environment, sha, state = (status.deployment_id, status.environment,
+                                              status.sha, status.state)
     decision = store.last_decision(environment, sha)
     if state in BAD_STATES and decision is not None and decision.state == "rejected":
         # GitHub marks a deployment we rejected as failed: nothing was deployed, so there
@@ -76,6 +110,13 @@ def _follow(ctx: JobContext, store: GateStore, deployment_id: int, environment: 
         ctx.audit.record("deployment", repo=repo, environment=environment, sha=sha,
                          state=state, deployment_id=deployment_id, outcome="rejected_by_gate")
         return {"status": "rejected_by_gate"}
+    problem = untrusted(status, store.gated(deployment_id))
+    if problem is not None:
+        ctx.audit.record("deployment_status_ignored", repo=repo, environment=environment,
+                         sha=sha, state=state, deployment_id=deployment_id, by=status.creator,
+                         reason=problem)
+        return {"status": "untrusted", "reason": problem}
+    creator, ref = status.creator, status.ref
     store.add_deployment(DeploymentRecord(
         environment=environment, sha=sha, ref=ref, state=state, at=gate_store.clock(),
         by=creator, deployment_id=deployment_id))
@@ -105,9 +146,9 @@ def refresh_packets(ctx: JobContext, store: GateStore, environment: str, sha: st
     """The release packets of the PRs behind `sha` show how its deployment went."""
     from jobs.release.github import gather, update_packets
 
-    config = ctx.config
-    if not isinstance(config, RepoConfig):
+    config, me = ctx.config, own_identity()
+    if not isinstance(config, RepoConfig) or me is None:
         return
     gate = PendingGate(installation_id=ctx.installation_id, repo=ctx.repo, run_id=0,
                        environment=environment, sha=sha, ref=ref, created_at=gate_store.clock())
-    update_packets(ctx, store, gather(ctx, store, gate, config), config)
+    update_packets(ctx, store, gather(ctx, store, gate, config, me), config)

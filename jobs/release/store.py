@@ -43,9 +43,29 @@ class PendingGate(BaseModel):
     sha: str
     ref: str = ""
     pull_numbers: list[int] = []
+    deployment_id: int | None = None  # the deployment GitHub created for this run
     created_at: AwareDatetime
     reports: int = 0  # status reports posted so far (GitHub allows MAX_REPORTS)
     last_report: str = ""  # the last report's text: an identical one is not posted again
+
+
+class Push(BaseModel):
+    """A head of a pull request, from `pull_request.opened|reopened|synchronize`: who made it
+    the head (the event's sender, not commit metadata, which anyone can write) and when
+    (GitHub's `pull_request.updated_at` at that event)."""
+
+    sha: str
+    by: str
+    at: AwareDatetime
+
+
+class GatedDeployment(BaseModel):
+    """A deployment our gate approved: only its statuses from the deploying workflow count."""
+
+    deployment_id: int
+    run_id: int
+    environment: str
+    sha: str
 
 
 class DecisionRecord(BaseModel):
@@ -138,6 +158,22 @@ class GateStore:
         raw = self._read(self._key("waivers", n) for n in set(numbers))
         return [Waiver.model_validate_json(r) for r in raw]
 
+    def add_push(self, number: int, push: Push) -> None:
+        self._append(self._key("pushes", number), push, keep=HISTORY_MAX)
+
+    def pushes(self, numbers: Iterable[int]) -> list[Push]:
+        raw = self._read(self._key("pushes", n) for n in set(numbers))
+        return sorted((Push.model_validate_json(r) for r in raw), key=lambda p: p.at)
+
+    def claim_comment(self, comment_id: int, delivery_id: str) -> bool:
+        """True for the first delivery of a comment (and that delivery's retries): a comment
+        is acted on once, whatever delivery id it arrives under again."""
+        key = self._key("comment", comment_id)
+        if self.conn.set(key, delivery_id, nx=True, ex=RECORD_TTL):
+            return True
+        held = self.conn.get(key)
+        return (held.decode() if isinstance(held, bytes) else str(held)) == delivery_id
+
     # --- decisions ----------------------------------------------------------------------------
 
     def add_decision(self, numbers: Iterable[int], decision: DecisionRecord) -> None:
@@ -156,6 +192,14 @@ class GateStore:
         return DecisionRecord.model_validate_json(raw) if raw else None
 
     # --- deployment history -------------------------------------------------------------------
+
+    def add_gated(self, gated: GatedDeployment) -> None:
+        self.conn.set(self._key("gated", gated.deployment_id), gated.model_dump_json(),
+                      ex=RECORD_TTL)
+
+    def gated(self, deployment_id: int) -> GatedDeployment | None:
+        raw = self.conn.get(self._key("gated", deployment_id))
+        return GatedDeployment.model_validate_json(raw) if raw else None
 
     def add_deployment(self, record: DeploymentRecord) -> None:
         key = self._key("deployments")

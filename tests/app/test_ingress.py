@@ -34,7 +34,13 @@ def _plan(payload: dict, delivery: str) -> Expected:
     if pr["state"] != "open":
         return []
     kwargs = {**_base(payload, delivery), "number": pr["number"], "head_sha": pr["head"]["sha"]}
-    return [("plan", "jobs.planner.plan_pull_request", "shipcrew-default", kwargs)]
+    plan = [("plan", "jobs.planner.plan_pull_request", "shipcrew-default", kwargs)]
+    if payload["action"] == "ready_for_review":
+        return plan
+    # Who made the head and when (issue 10): the sender and GitHub's timestamp.
+    push = {**kwargs, "by": payload["sender"]["login"],
+            "at": pr.get("updated_at") or pr["created_at"]}
+    return [("push", "jobs.release.record_push", "shipcrew-urgent", push), *plan]
 
 
 def _command(payload: dict, delivery: str) -> Expected:
@@ -42,7 +48,8 @@ def _command(payload: dict, delivery: str) -> Expected:
     if not issue.get("pull_request") or payload["sender"]["type"] == "Bot":
         return []
     kwargs = {**_base(payload, delivery), "number": issue["number"], "comment_id": comment["id"],
-              "body": comment["body"], "author": comment["user"]["login"]}
+              "body": comment["body"], "author": comment["user"]["login"],
+              "created_at": comment.get("created_at")}
     return [("command", "jobs.command_runner.handle_comment", "shipcrew-urgent", kwargs)]
 
 
@@ -50,7 +57,8 @@ def _deployment(payload: dict, delivery: str) -> Expected:
     d, s = payload["deployment"], payload["deployment_status"]
     kwargs = {**_base(payload, delivery), "deployment_id": d["id"],
               "environment": s["environment"], "sha": d["sha"], "ref": d["ref"],
-              "state": s["state"], "creator": s["creator"]["login"]}
+              "state": s["state"], "creator": s["creator"]["login"],
+              "workflow_run_id": (payload.get("workflow_run") or {}).get("id")}
     return [("deployment", "jobs.release.on_deployment_status", "shipcrew-urgent", kwargs)]
 
 
@@ -158,7 +166,7 @@ def test_redelivery_is_accepted_and_not_run_twice(client: TestClient,
     again = post(client, "pull_request", _opened(), "same-id")
     assert (first.status_code, again.status_code) == (202, 202)
     assert again.json()["status"] == "duplicate"
-    assert queued_jobs(redis_conn) == ["same-id--plan"]
+    assert queued_jobs(redis_conn) == ["same-id--push", "same-id--plan"]
 
 
 @pytest.mark.parametrize(
@@ -214,7 +222,7 @@ def test_redis_down_is_503_and_nothing_is_lost(settings: Settings,
     # GitHub shows the delivery as failed; its redelivery (same id) is then accepted.
     with TestClient(create_app(settings, redis_conn)) as live:
         assert post(live, "pull_request", _opened(), "lost?").json()["status"] == "enqueued"
-    assert queued_jobs(redis_conn) == ["lost_--plan"]
+    assert queued_jobs(redis_conn) == ["lost_--push", "lost_--plan"]
 
 
 def test_own_bot_events_trigger_nothing(client: TestClient, redis_conn: redis.Redis,
@@ -232,7 +240,7 @@ def test_own_push_is_audited_not_regenerated(client: TestClient, redis_conn: red
     payload["sender"] = {"login": settings.bot_login, "id": 1, "type": "Bot"}
     resp = post(client, "pull_request", json.dumps(payload).encode(), "own-push")
     assert resp.json()["status"] == "enqueued"
-    assert queued_jobs(redis_conn) == ["own-push--audit"]
+    assert queued_jobs(redis_conn) == ["own-push--push", "own-push--audit"]
 
 
 def test_health_ready_and_metrics(client: TestClient) -> None:

@@ -52,8 +52,9 @@ class Clock:
         self.now += timedelta(**delta)
 
 
-def setup_repo(crew: Crew, config: str | None = None, **people: str) -> int:
-    files = dict(BASE)
+def setup_repo(crew: Crew, config: str | None = None, files: dict[str, str] | None = None,
+               **people: str) -> int:
+    files = {**BASE, **(files or {})}
     if config is not None:
         files[".github/shipcrew.yml"] = config
     created = crew.emulator.create_repo(OWNER, R, files)

@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from dulwich.index import commit_tree
 from dulwich.object_store import MemoryObjectStore, iter_tree_contents
@@ -213,6 +214,14 @@ def _lines(store: MemoryObjectStore, sha: str | None) -> list[str] | None:
 
 def diff_trees(store: MemoryObjectStore, old_tree: str | None, new_tree: str | None) -> list[dict]:
     """Per-file changes between two trees, shaped like GitHub's diff entries (no URLs)."""
+    # Trees never change, so a diff is computed once: a big PR's file listing is read page by
+    # page, and every page would otherwise diff the whole PR again.
+    return [dict(e) for e in _diff_trees(store, old_tree, new_tree)]
+
+
+@lru_cache(maxsize=64)
+def _diff_trees(store: MemoryObjectStore, old_tree: str | None,
+                new_tree: str | None) -> tuple[dict, ...]:
     old, new = flatten(store, old_tree), flatten(store, new_tree)
     removed = {p: v for p, v in old.items() if p not in new}
     added = {p: v for p, v in new.items() if p not in old}
@@ -250,7 +259,7 @@ def diff_trees(store: MemoryObjectStore, old_tree: str | None, new_tree: str | N
             changes=adds + dels,
         )
         out.append(entry)
-    return out
+    return tuple(out)
 
 
 def files_at(store: MemoryObjectStore, commit_sha: str) -> dict[str, str]:

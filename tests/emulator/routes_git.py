@@ -12,6 +12,7 @@ from tests.emulator.repos import resolve, set_ref
 from tests.emulator.state import now_iso
 
 R = "/repos/{owner}/{repo}"
+MAX_COMPARE_FILES = 300
 
 
 def get_repo(ctx: Ctx) -> Result:
@@ -163,6 +164,7 @@ def _synchronize(ctx: Ctx, ref: str, before: str) -> None:
         if p.state == "open" and p.head_repo.lower() == repo.full_name.lower() and (
             f"heads/{p.head_ref}" == ref
         ):
+            p.updated_at = now_iso()  # a push updates the pull request, as on GitHub
             payload = ctx.hooks.envelope(
                 repo, ctx.bot, action="synchronize", number=p.number,
                 before=before, after=pull_head_sha(ctx.store, p),
@@ -246,7 +248,8 @@ def compare(ctx: Ctx) -> Result:
         "behind_by": len(behind),
         "total_commits": len(ahead),
         "commits": [render.rest_commit(ctx.store, repo, c) for c in reversed(ahead)],
-        "files": [render.diff_entry(ctx.store, repo, f, head) for f in files],
+        # GitHub lists at most 300 files of a comparison (and says nothing about the rest).
+        "files": [render.diff_entry(ctx.store, repo, f, head) for f in files[:MAX_COMPARE_FILES]],
     }
 
 

@@ -8,6 +8,7 @@ from tests.emulator.render_more import comment, pull, pull_files, pull_head_sha,
 from tests.emulator.state import Repo, Store, now_iso
 
 R = "/repos/{owner}/{repo}"
+MAX_PULL_FILES = 3000
 REACTIONS = {"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"}
 # permission -> role name GitHub reports for it
 ROLES = {"admin": "admin", "maintain": "write", "write": "write", "triage": "read",
@@ -53,7 +54,9 @@ def list_pulls(ctx: Ctx) -> Result:
 def list_pull_files(ctx: Ctx) -> Result:
     repo, p = ctx.need_repo(), _pull(ctx)
     head = pull_head_sha(ctx.store, p)
-    files = [render.diff_entry(ctx.store, repo, f, head) for f in pull_files(ctx.store, repo, p)]
+    # GitHub lists at most 3,000 files of a pull request; the rest are not listed at all.
+    listed = pull_files(ctx.store, repo, p)[:MAX_PULL_FILES]
+    files = [render.diff_entry(ctx.store, repo, f, head) for f in listed]
     return paginate(ctx, files, f"{ctx.store.base_url}{ctx.request.url.path}")
 
 
