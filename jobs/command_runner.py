@@ -235,7 +235,12 @@ def run_waive(run: Run) -> str:
     run.store.add_waiver(run.pr.number, waiver)
     run.ctx.audit.record("waiver", repo=run.ctx.repo, number=run.pr.number, who=run.actor,
                          rule=rule, reason=run.command.note, sha=sha, findings=waiver.findings)
-    republish(run.ctx, sha, run.store.waivers([run.pr.number]))
+    # The check run shows only waivers that count everywhere: given for this commit, by
+    # someone who neither authored nor pushed to the PR (an environment's `allow_author` is
+    # the gate's business, not the check run's).
+    parties = {run.pr.author.lower(), run.last_pusher.lower(), *(p.by.lower() for p in run.pushes)}
+    republish(run.ctx, sha, [w for w in run.store.waivers([run.pr.number])
+                             if w.sha == sha and w.user.lower() not in parties])
     decided = reevaluate_pending(run.ctx, run.store, sha,
                                  trigger=f"waiver of {rule} by @{run.actor}")
     text = f"Waiver of `{rule}` for `{sha[:7]}` recorded: “{run.command.note}”."
