@@ -59,10 +59,9 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from app.embedded import EmbeddedRedis
     from app.main import create_app
+    from app.server import serve
     from app.supervise import Workers
 
     settings = _settings_or_exit()
@@ -82,8 +81,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_cleanly)
     try:
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None,
-                    access_log=False)
+        serve(create_app(settings), args.host, args.port)
     except SystemExit:
         pass
     finally:
@@ -94,9 +92,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_web(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from app.main import create_app
+    from app.server import serve
 
     settings = _settings_or_exit()
     if not settings.redis_url:
@@ -104,8 +101,7 @@ def cmd_web(args: argparse.Namespace) -> int:
         return 2
     _setup_logging(settings)
     settings = _resolve_slug(settings)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None,
-                access_log=False)
+    serve(create_app(settings), args.host, args.port)
     return 0
 
 

@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
 _PREFIX = "sha256="
+# GitHub's event and action names: lowercase words joined by underscores. Anything else is
+# refused before it can become a metric label, a log field or a Redis hash field.
+NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_SIGNATURE = re.compile(r"sha256=[0-9a-f]{64}")
+_DELIVERY = re.compile(r"[\x21-\x7e]{1,100}")  # printable ASCII, no spaces or controls
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,25 @@ class Delivery:
 class Rejection:
     status: int
     reason: str
+    label: str = "invalid"  # one of a fixed set: the metric label of this rejection
+
+
+def precheck(headers: Mapping[str, str]) -> Rejection | None:
+    """What can be refused from the headers alone, before a byte of the body is read."""
+    if not _SIGNATURE.fullmatch(headers.get("x-hub-signature-256", "").strip()):
+        return Rejection(401, "missing or invalid X-Hub-Signature-256", "unsigned")
+    event = headers.get("x-github-event", "").strip()
+    delivery_id = headers.get("x-github-delivery", "").strip()
+    if not event or not delivery_id:
+        return Rejection(400, "missing X-GitHub-Event or X-GitHub-Delivery header", "header")
+    if not NAME.fullmatch(event) or not _DELIVERY.fullmatch(delivery_id):
+        return Rejection(400, "malformed X-GitHub-Event or X-GitHub-Delivery header", "header")
+    declared = headers.get("content-length", "")
+    if not declared.isdigit():
+        return Rejection(411, "Content-Length required", "header")
+    if int(declared) > MAX_BODY_BYTES:
+        return Rejection(413, "payload over 25 MB", "too_large")
+    return None
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -46,29 +72,31 @@ def verify_signature(body: bytes, signature: str | None, secret: str) -> bool:
 
 def parse_delivery(headers: Mapping[str, str], body: bytes, secret: str) -> Delivery | Rejection:
     if len(body) > MAX_BODY_BYTES:
-        return Rejection(413, "payload over 25 MB")
+        return Rejection(413, "payload over 25 MB", "too_large")
     # The signature comes first: nothing about an unauthenticated body is worth telling.
     if not verify_signature(body, headers.get("x-hub-signature-256"), secret):
-        return Rejection(401, "missing or invalid X-Hub-Signature-256")
+        return Rejection(401, "missing or invalid X-Hub-Signature-256", "signature")
     event = headers.get("x-github-event", "").strip()
     delivery_id = headers.get("x-github-delivery", "").strip()
     if not event or not delivery_id:
-        return Rejection(400, "missing X-GitHub-Event or X-GitHub-Delivery header")
-    if len(delivery_id) > 100 or len(event) > 100:
-        return Rejection(400, "malformed X-GitHub-Event or X-GitHub-Delivery header")
+        return Rejection(400, "missing X-GitHub-Event or X-GitHub-Delivery header", "header")
+    if not NAME.fullmatch(event) or not _DELIVERY.fullmatch(delivery_id):
+        return Rejection(400, "malformed X-GitHub-Event or X-GitHub-Delivery header", "header")
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return Rejection(400, f"body is not valid JSON: {exc}")
+        # orjson: several times faster than json, and it refuses nesting deeper than 1024
+        # with a JSONDecodeError where json raises RecursionError (a 500).
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        return Rejection(400, f"body is not valid JSON: {exc}", "json")
     if not isinstance(payload, dict):
-        return Rejection(400, "body is not a JSON object")
+        return Rejection(400, "body is not a JSON object", "json")
     action = payload.get("action")
     installation = payload.get("installation")
     inst_id = installation.get("id") if isinstance(installation, dict) else None
     return Delivery(
         id=delivery_id,
         event=event,
-        action=action if isinstance(action, str) else None,
+        action=action if isinstance(action, str) and NAME.fullmatch(action) else None,
         payload=payload,
         installation_id=inst_id if isinstance(inst_id, int) else None,
         hook_id=headers.get("x-github-hook-id"),
