@@ -14,6 +14,7 @@ the job writes, so a redelivery never enqueues twice and a delivery is never hal
 
 from __future__ import annotations
 
+import json
 import pickle
 from datetime import UTC, datetime
 from typing import Any
@@ -34,9 +35,21 @@ from app.queue import (
 )
 
 DEDUPE_TTL = 7 * 24 * 3600  # GitHub lets a delivery be redelivered for days
+# KEYS: the delivery's dedupe key, RQ's set of queues. ARGV: TTL, timestamp, job count, then
+# per job its static fields (JSON), job key, queue key, job id, pickled call, description,
+# then any further commands as (argc, args...).
 _SCRIPT = """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
-local i = 2
+local now, i = ARGV[2], 4
+for _ = 1, tonumber(ARGV[3]) do
+  local args = {}
+  for k, v in pairs(cjson.decode(ARGV[i])) do args[#args + 1] = k; args[#args + 1] = v end
+  redis.call('HSET', ARGV[i + 1], 'created_at', now, 'enqueued_at', now, 'data', ARGV[i + 4],
+             'description', ARGV[i + 5], unpack(args))
+  redis.call('SADD', KEYS[2], ARGV[i + 2])
+  redis.call('RPUSH', ARGV[i + 2], ARGV[i + 3])
+  i = i + 6
+end
 while i <= #ARGV do
   local n = tonumber(ARGV[i])
   redis.call(unpack(ARGV, i + 1, i + n))
@@ -45,11 +58,12 @@ end
 return 1
 """
 Command = tuple[Any, ...]
-_templates: dict[tuple[str, str, int], tuple[dict[str, Any], str]] = {}
+_templates: dict[tuple[str, str, int], tuple[str, str]] = {}
 
 
-def _template(spec: JobSpec) -> tuple[dict[str, Any], str]:
-    """The hash RQ writes for a job of this shape, minus what changes per job; the queue key."""
+def _template(spec: JobSpec) -> tuple[str, str]:
+    """The hash RQ writes for a job of this shape, minus what changes per job (as JSON), and
+    the queue's key."""
     key = (spec.func, spec.urgency.value, spec.timeout)
     if key not in _templates:
         job = Job.create(spec.func, kwargs={}, connection=redis.Redis(), timeout=spec.timeout,
@@ -59,33 +73,31 @@ def _template(spec: JobSpec) -> tuple[dict[str, Any], str]:
                          status=JobStatus.QUEUED)
         job.retries_left, job.retry_intervals = RETRY.max, RETRY.intervals
         fields = job.to_dict()
-        for per_job in ("created_at", "enqueued_at", "data", "description"):
+        for per_job in PER_JOB:
             fields.pop(per_job, None)
-        fields["status"] = JobStatus.QUEUED.value
+        if any(isinstance(v, bytes) for v in fields.values()):
+            raise TypeError(f"RQ now writes binary job fields: {sorted(fields)}")
+        static = {k: v.value if isinstance(v, JobStatus) else str(v) for k, v in fields.items()}
         queue = Queue(spec.urgency.value, connection=redis.Redis())
-        _templates[key] = fields, queue.key
+        _templates[key] = json.dumps(static, sort_keys=True), queue.key
     return _templates[key]
+
+
+PER_JOB = ("created_at", "enqueued_at", "data", "description")
+
+
+def job_args(delivery_id: str, spec: JobSpec) -> tuple[str, list[Any]]:
+    """The job id and the script's six arguments that enqueue `spec` exactly as RQ would."""
+    job_id = job_id_for(delivery_id, spec.name)
+    kwargs = dict(spec.kwargs)
+    static, queue_key = _template(spec)
+    return job_id, [static, Job.key_for(job_id), queue_key, job_id,
+                    pickle.dumps((spec.func, None, (), kwargs), pickle.HIGHEST_PROTOCOL),
+                    get_call_string(spec.func, (), kwargs)]
 
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def job_commands(delivery_id: str, spec: JobSpec) -> tuple[str, list[Command]]:
-    """The Redis commands that enqueue `spec` exactly as RQ would, and the job id."""
-    job_id = job_id_for(delivery_id, spec.name)
-    kwargs = dict(spec.kwargs)
-    now = _now()
-    static, queue_key = _template(spec)
-    fields = {**static, "created_at": now, "enqueued_at": now,
-              "data": pickle.dumps((spec.func, None, (), kwargs), pickle.HIGHEST_PROTOCOL),
-              "description": get_call_string(spec.func, (), kwargs)}
-    flat: list[Any] = []
-    for name, value in fields.items():
-        flat += [name, value]
-    return job_id, [("SADD", Queue.redis_queues_keys, queue_key),
-                    ("HSET", Job.key_for(job_id), *flat),
-                    ("RPUSH", queue_key, job_id)]
 
 
 def recorded(pipe: Any) -> list[Command]:
@@ -98,9 +110,13 @@ class Intake:
         self.conn = conn
         self.script = conn.register_script(_SCRIPT)
 
-    def submit(self, delivery_id: str, commands: list[Command]) -> bool:
-        """Run `commands` unless this delivery was seen; False for a duplicate."""
-        argv: list[Any] = [DEDUPE_TTL]
+    def submit(self, delivery_id: str, jobs: list[list[Any]], commands: list[Command]) -> bool:
+        """Enqueue `jobs` (from `job_args`) and run `commands`, unless this delivery was seen
+        already; False for a duplicate."""
+        argv: list[Any] = [DEDUPE_TTL, _now(), len(jobs)]
+        for args in jobs:
+            argv += args
         for cmd in commands:
             argv += [len(cmd), *cmd]
-        return bool(self.script(keys=[f"shipcrew:delivery:{delivery_id}"], args=argv))
+        keys = [f"shipcrew:delivery:{delivery_id}", Queue.redis_queues_keys]
+        return bool(self.script(keys=keys, args=argv))

@@ -17,7 +17,6 @@ import logging
 from typing import Any
 
 import redis
-from pydantic import ValidationError
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from starlette.applications import Starlette
@@ -27,9 +26,8 @@ from starlette.routing import Route
 
 from app import metrics
 from app.audit import AuditTrail
-from app.events import Event
 from app.handlers import router as default_router
-from app.intake import Intake, job_commands, recorded
+from app.intake import Intake, job_args, recorded
 from app.logs import bound_delivery
 from app.routing import Router
 from app.settings import Settings
@@ -102,19 +100,14 @@ def create_app(
         return _error(rejection.status, rejection.reason, close)
 
     def _accept(delivery: Delivery) -> Response:
-        try:
-            event = Event.model_validate(delivery.payload)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"])
-            return _refuse(Rejection(400, f"payload field {where}: {err['msg']}"))
+        event = delivery.fields
         jobs = routes.dispatch(delivery, event, settings.bot_login)
         outcome = "enqueued" if jobs else "ignored"
-        commands, job_ids = [], []
+        job_ids, job_argv = [], []
         for spec in jobs:
-            job_id, cmds = job_commands(delivery.id, spec)
+            job_id, args = job_args(delivery.id, spec)
             job_ids.append(job_id)
-            commands += cmds
+            job_argv.append(args)
         side = conn.pipeline(transaction=False)  # only records; sent inside the script
         audit.record(
             "delivery", pipeline=side, delivery=delivery.id, event=delivery.event,
@@ -124,7 +117,7 @@ def create_app(
         )
         metrics.record_delivery(side, delivery.event, delivery.action, outcome)
         try:
-            fresh = intake.submit(delivery.id, commands + recorded(side))
+            fresh = intake.submit(delivery.id, job_argv, recorded(side))
             if not fresh:
                 metrics.record_delivery(conn, delivery.event, delivery.action, "duplicate")
                 return JSONResponse({"delivery": delivery.id, "status": "duplicate"}, 202)

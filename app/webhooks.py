@@ -10,10 +10,14 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
+
+from app.events import Event
 
 MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
 _PREFIX = "sha256="
@@ -29,9 +33,16 @@ class Delivery:
     id: str
     event: str
     action: str | None
-    payload: dict[str, Any]
+    fields: Event  # the payload fields handlers route on, validated
     installation_id: int | None
     hook_id: str | None = None
+    body: bytes = field(default=b"{}", repr=False)
+
+    @cached_property
+    def payload(self) -> dict[str, Any]:
+        """The whole payload, parsed on first use (most deliveries never need it)."""
+        data = orjson.loads(self.body)
+        return data if isinstance(data, dict) else {}
 
 
 @dataclass(frozen=True)
@@ -83,21 +94,24 @@ def parse_delivery(headers: Mapping[str, str], body: bytes, secret: str) -> Deli
     if not NAME.fullmatch(event) or not _DELIVERY.fullmatch(delivery_id):
         return Rejection(400, "malformed X-GitHub-Event or X-GitHub-Delivery header", "header")
     try:
-        # orjson: several times faster than json, and it refuses nesting deeper than 1024
-        # with a JSONDecodeError where json raises RecursionError (a 500).
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        return Rejection(400, f"body is not valid JSON: {exc}", "json")
-    if not isinstance(payload, dict):
-        return Rejection(400, "body is not a JSON object", "json")
-    action = payload.get("action")
-    installation = payload.get("installation")
-    inst_id = installation.get("id") if isinstance(installation, dict) else None
+        # Parsed once, into only the fields we route on. pydantic's parser refuses nesting
+        # deeper than a few hundred levels with an error, where json raises RecursionError.
+        fields = Event.model_validate_json(body)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        if err["type"] == "json_invalid":
+            return Rejection(400, f"body is not valid JSON: {err['msg']}", "json")
+        if not err["loc"]:
+            return Rejection(400, "body is not a JSON object", "json")
+        where = ".".join(str(p) for p in err["loc"])
+        return Rejection(400, f"payload field {where}: {err['msg']}", "invalid")
+    action = fields.action
     return Delivery(
         id=delivery_id,
         event=event,
-        action=action if isinstance(action, str) and NAME.fullmatch(action) else None,
-        payload=payload,
-        installation_id=inst_id if isinstance(inst_id, int) else None,
+        action=action if action is not None and NAME.fullmatch(action) else None,
+        fields=fields,
+        installation_id=fields.installation.id if fields.installation else None,
         hook_id=headers.get("x-github-hook-id"),
+        body=body,
     )
