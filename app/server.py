@@ -35,6 +35,8 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._header_bytes = 0
+        self._raw_bytes = 0  # received while the headers are incomplete
+        self._in_headers = True
         self._oversize = False
         self._header_timer: asyncio.TimerHandle | None = None
         super().connection_made(transport)
@@ -71,8 +73,18 @@ class GuardedHttpTools(HttpToolsProtocol):
         else:
             super().send_400_response(msg)
 
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        # httptools hands a header over only once it is complete: one that never ends would
+        # be buffered without bound, so count what arrives while the headers are incomplete.
+        if self._in_headers and not self.transport.is_closing():
+            self._raw_bytes += len(data)
+            if self._raw_bytes > self.max_header_bytes:
+                self._answer(431, f"request headers over {self.max_header_bytes} bytes")
+
     def on_message_begin(self) -> None:  # idle keep-alive time between requests is uvicorn's
-        self._header_bytes = 0
+        self._header_bytes = self._raw_bytes = 0
+        self._in_headers = True
         self._arm()
         super().on_message_begin()
 
@@ -91,6 +103,7 @@ class GuardedHttpTools(HttpToolsProtocol):
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
+        self._in_headers = False
         self._disarm()
         super().on_headers_complete()
 

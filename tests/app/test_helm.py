@@ -43,6 +43,6 @@ def test_output_over_the_cap_is_refused(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_an_ordinary_chart_still_renders() -> None:
-    out = render_chart(_chart("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n"),
-                       release="r1")
+    template = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n"
+    out = render_chart(_chart(template), release="r1")
     assert "name: r1" in out["templates/x.yaml"]
