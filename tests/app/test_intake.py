@@ -35,6 +35,14 @@ def test_the_job_hash_matches_what_rq_writes(redis_conn: redis.Redis) -> None:
                                                                          "by-us--plan"]
 
 
+def test_a_flushed_redis_is_seeded_again(redis_conn: redis.Redis) -> None:
+    intake = Intake(redis_conn)
+    assert intake.submit("one", [job_args("one", SPEC)[1]], [])
+    redis_conn.flushdb()
+    assert intake.submit("two", [job_args("two", SPEC)[1]], [])
+    assert Job.fetch("two--plan", redis_conn).kwargs == SPEC.kwargs
+
+
 def test_a_redelivery_writes_nothing(redis_conn: redis.Redis) -> None:
     intake = Intake(redis_conn)
     _, args = job_args("once", SPEC)
@@ -46,7 +54,7 @@ def test_a_redelivery_writes_nothing(redis_conn: redis.Redis) -> None:
 
 def test_one_round_trip_per_delivery(redis_conn: redis.Redis) -> None:
     intake = Intake(redis_conn)
-    intake.submit("warm", [], [])  # loads the script
+    intake.submit("warm", [job_args("warm", SPEC)[1]], [])  # loads the script, seeds the shape
     calls: list[tuple] = []
     original = redis_conn.execute_command
 
