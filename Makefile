@@ -32,4 +32,5 @@ test: lint
 	$(BIN)/pytest
 
 bench: $(STAMP)
+	@command -v wrk >/dev/null || apt-get install -y wrk || echo "no wrk: bench/ingress.py falls back to its Python load generator"
 	$(BIN)/python bench/ingress.py
