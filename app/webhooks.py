@@ -52,16 +52,24 @@ class Rejection:
     label: str = "invalid"  # one of a fixed set: the metric label of this rejection
 
 
-def precheck(headers: Mapping[str, str]) -> Rejection | None:
-    """What can be refused from the headers alone, before a byte of the body is read."""
-    if not _SIGNATURE.fullmatch(headers.get("x-hub-signature-256", "").strip()):
-        return Rejection(401, "missing or invalid X-Hub-Signature-256", "unsigned")
+def _names(headers: Mapping[str, str]) -> tuple[str, str] | Rejection:
+    """The event name and delivery id, checked against GitHub's shapes."""
     event = headers.get("x-github-event", "").strip()
     delivery_id = headers.get("x-github-delivery", "").strip()
     if not event or not delivery_id:
         return Rejection(400, "missing X-GitHub-Event or X-GitHub-Delivery header", "header")
     if not NAME.fullmatch(event) or not _DELIVERY.fullmatch(delivery_id):
         return Rejection(400, "malformed X-GitHub-Event or X-GitHub-Delivery header", "header")
+    return event, delivery_id
+
+
+def precheck(headers: Mapping[str, str]) -> Rejection | None:
+    """What can be refused from the headers alone, before a byte of the body is read."""
+    if not _SIGNATURE.fullmatch(headers.get("x-hub-signature-256", "").strip()):
+        return Rejection(401, "missing or invalid X-Hub-Signature-256", "unsigned")
+    names = _names(headers)
+    if isinstance(names, Rejection):
+        return names
     declared = headers.get("content-length", "")
     if not declared.isdigit():
         return Rejection(411, "Content-Length required", "header")
@@ -87,12 +95,10 @@ def parse_delivery(headers: Mapping[str, str], body: bytes, secret: str) -> Deli
     # The signature comes first: nothing about an unauthenticated body is worth telling.
     if not verify_signature(body, headers.get("x-hub-signature-256"), secret):
         return Rejection(401, "missing or invalid X-Hub-Signature-256", "signature")
-    event = headers.get("x-github-event", "").strip()
-    delivery_id = headers.get("x-github-delivery", "").strip()
-    if not event or not delivery_id:
-        return Rejection(400, "missing X-GitHub-Event or X-GitHub-Delivery header", "header")
-    if not NAME.fullmatch(event) or not _DELIVERY.fullmatch(delivery_id):
-        return Rejection(400, "malformed X-GitHub-Event or X-GitHub-Delivery header", "header")
+    names = _names(headers)
+    if isinstance(names, Rejection):
+        return names
+    event, delivery_id = names
     try:
         # Parsed once, into only the fields we route on. pydantic's parser refuses nesting
         # deeper than a few hundred levels with an error, where json raises RecursionError.
