@@ -29,3 +29,7 @@ test_gha006_env_indirection_passes if {
 test_gha006_not_reported_twice_with_gha004 if {
 	not "GHA006" in gha_ids(deny) with input as gha_wf([{"run": "echo \"${{ github.event.pull_request.title }}\""}], {})
 }
+
+test_gha006_not_reported_twice_with_gha005 if {
+	not "GHA006" in gha_ids(deny) with input as gha_wf([{"run": "echo ${{ secrets.TOKEN }}"}], {})
+}
