@@ -50,4 +50,5 @@ test: lint browser
 	$(BIN)/pytest
 
 bench: $(STAMP)
+	@command -v wrk >/dev/null || apt-get install -y wrk || echo "no wrk: bench/ingress.py falls back to its Python load generator"
 	$(BIN)/python bench/ingress.py

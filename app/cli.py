@@ -54,10 +54,9 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from app.embedded import EmbeddedRedis
     from app.main import create_app
+    from app.server import serve
     from app.supervise import Workers
     from app.web.register import serve_setup, unregistered
 
@@ -81,8 +80,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         signal.signal(sig, _exit_cleanly)
     status = 0
     try:
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None,
-                    access_log=False)
+        serve(create_app(settings), args.host, args.port)
     except SystemExit as exc:  # 0 from a stop signal; uvicorn exits 3 when the port is taken
         status = exc.code if isinstance(exc.code, int) else 1
     finally:
@@ -93,9 +91,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_web(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from app.main import create_app
+    from app.server import serve
 
     settings = _settings_or_exit()
     if not settings.redis_url:
@@ -103,8 +100,7 @@ def cmd_web(args: argparse.Namespace) -> int:
         return 2
     _setup_logging(settings)
     settings = _resolve_slug(settings)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None,
-                access_log=False)
+    serve(create_app(settings), args.host, args.port)
     return 0
 
 

@@ -17,7 +17,12 @@ from githubkit.exception import RequestFailed
 from app.context import JobContext
 from app.files import MAX_FILE_BYTES, Files, decode
 
-MAX_ARCHIVE_BYTES = 200 * 1024 * 1024
+MAX_ARCHIVE_BYTES = 200 * 1024 * 1024  # the tarball as downloaded
+# What one head may unpack to: a 0.64 MB tarball of repeated text unpacked to 629 MB held in
+# memory before these caps. Over any of them the head is refused with a check-run message.
+MAX_ARCHIVE_FILES = 20_000
+MAX_TEXT_BYTES = 100 * 1024 * 1024  # text kept in memory, summed over files
+MAX_UNPACKED_BYTES = 512 * 1024 * 1024  # every member, kept or skipped (decompression work)
 
 
 class PermanentError(Exception):
@@ -25,18 +30,33 @@ class PermanentError(Exception):
 
 
 
-def read_archive(data: bytes, max_file_bytes: int = MAX_FILE_BYTES) -> tuple[Files, set[str]]:
+def read_archive(data: bytes, max_file_bytes: int = MAX_FILE_BYTES, *,
+                 max_files: int = MAX_ARCHIVE_FILES, max_text: int = MAX_TEXT_BYTES,
+                 max_unpacked: int = MAX_UNPACKED_BYTES) -> tuple[Files, set[str]]:
     """Text files of a GitHub tarball (its top directory stripped), and every path in it:
-    binary or oversized files are absent from the first but still exist."""
+    binary or oversized files are absent from the first but still exist. PermanentError when
+    the head has more files, text or unpacked bytes than the caps allow."""
     files: Files = {}
     present: set[str] = set()
+    text_bytes = unpacked = 0
     with tarfile.open(fileobj=io.BytesIO(data), mode="r|gz") as tar:
         for member in tar:
+            unpacked += max(member.size, 0)
+            if unpacked > max_unpacked:
+                raise PermanentError(f"the head unpacks to over {max_unpacked >> 20} MB; "
+                                     "shipcrew reviews heads up to that size")
             path = member.name.partition("/")[2]
             if not path or not (member.isfile() or member.issym()):
                 continue
             present.add(path)
+            if len(present) > max_files:
+                raise PermanentError(f"the head has over {max_files:,} files; shipcrew reviews "
+                                     "heads up to that many")
             if member.isfile() and member.size <= max_file_bytes:
+                text_bytes += member.size
+                if text_bytes > max_text:
+                    raise PermanentError(f"the head's files total over {max_text >> 20} MB; "
+                                         "shipcrew reviews heads up to that size")
                 handle = tar.extractfile(member)
                 text = decode(handle.read()) if handle else None
                 if text is not None:

@@ -3,18 +3,38 @@
 Works for any chart given as `Files` (paths relative to the chart root), so the auditor can
 render charts found in pull requests. Helm's renderer does not check that its output is
 YAML, so every rendered manifest is parsed here and a broken one raises `ChartError`.
+
+A chart from a pull request is a program: `{{ range until 100000000 }}` in 130 bytes drives
+Helm's Go renderer past 1.5 GB in seconds. So Helm runs in a child process (`python -m
+app.helm`) with an address-space limit, a CPU-time limit, a wall-clock timeout and a cap on
+the size of what it writes back; going over any of them is a `ChartError` that says which,
+and the worker that asked is untouched.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import resource
+import selectors
+import signal
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from app import ROOT
 from app.files import Files, write_tree
+
+HELM_MEMORY = 1024 * 1024 * 1024  # private writable memory of the child (Python, Go, chart)
+HELM_CPU_SECONDS = 20
+HELM_TIMEOUT = 30.0
+HELM_OUTPUT = 32 * 1024 * 1024  # bytes of rendered output
 
 # Helm reports template errors as "<chart>/templates/x.yaml:12:3" or "(<chart>/x.yaml:12)".
 _LOCATION = re.compile(r"(?:[\w.-]+/)?((?:templates|charts)/[\w./-]+?|Chart\.yaml|values\.yaml)"
@@ -46,9 +66,77 @@ def _write(chart: Files, where: Path) -> Path:
     return root
 
 
+def _limit() -> None:  # runs in the child between fork and exec
+    # RLIMIT_DATA, not RLIMIT_AS: Go reserves address space it never uses, and fails under an
+    # address-space limit; what it commits (private writable memory) is what DATA counts.
+    resource.setrlimit(resource.RLIMIT_DATA, (HELM_MEMORY, HELM_MEMORY))
+    resource.setrlimit(resource.RLIMIT_CPU, (HELM_CPU_SECONDS, HELM_CPU_SECONDS + 1))
+
+
+def _collect(proc: subprocess.Popen[bytes], request: bytes) -> tuple[bytes, bytes]:
+    """stdout (at most HELM_OUTPUT + 1 bytes) and stderr's tail, within HELM_TIMEOUT."""
+    assert proc.stdin and proc.stdout and proc.stderr
+    deadline = time.monotonic() + HELM_TIMEOUT
+    proc.stdin.write(request)  # the child reads all of it before it writes anything
+    proc.stdin.close()
+    out, err = bytearray(), bytearray()
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ, out)
+        sel.register(proc.stderr, selectors.EVENT_READ, err)
+        while sel.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ChartError(f"rendering took over {HELM_TIMEOUT:g} s")
+            for key, _ in sel.select(left):
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    sel.unregister(key.fileobj)
+                if key.data is out or len(err) < 8000:  # the head of stderr says why
+                    key.data.extend(chunk)
+                if len(out) > HELM_OUTPUT:
+                    raise ChartError(f"rendered output is over {HELM_OUTPUT >> 20} MB")
+    return bytes(out), bytes(err)
+
+
+def _isolated(op: str, **request: Any) -> Any:
+    """Run `op` in a limited child process; its result, or ChartError."""
+    with subprocess.Popen([sys.executable, "-m", "app.helm", op], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_limit,
+                          cwd=ROOT) as proc:
+        try:
+            data, err = _collect(proc, json.dumps(request).encode())
+            rc = proc.wait(timeout=HELM_TIMEOUT)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    if rc != 0 or not data:
+        if rc in (-signal.SIGKILL, -signal.SIGXCPU):
+            raise ChartError(f"rendering used over {HELM_CPU_SECONDS} s of CPU")
+        text = err.decode(errors="replace")
+        why = next((line for line in text.splitlines() if "fatal error" in line
+                    or "out of memory" in line or "Error" in line), text[:200])
+        raise ChartError(f"rendering used over {HELM_MEMORY >> 20} MB of memory or failed "
+                         f"(exit {rc}): {why.strip()}")
+    reply = json.loads(data)
+    if "error" in reply:
+        e = reply["error"]
+        raise ChartError(e["message"], e.get("path"), e.get("line"))
+    return reply["ok"]
+
+
 def render_chart(chart: Files, release: str = "release", values: dict[str, Any] | None = None,
                  namespace: str = "default") -> dict[str, str]:
     """Template path (relative to the chart root) -> rendered text, like `helm template`."""
+    out: dict[str, str] = _isolated("render", chart=chart, release=release, values=values,
+                                    namespace=namespace)
+    for path, text in out.items():
+        if path.endswith(_YAML_SUFFIXES):
+            manifests(text, path)
+    return out
+
+
+def _render(chart: Files, release: str, values: dict[str, Any] | None,
+            namespace: str) -> dict[str, str]:
     import helm_python as helm
 
     with tempfile.TemporaryDirectory(prefix="shipcrew-chart-") as tmp:
@@ -60,11 +148,7 @@ def render_chart(chart: Files, release: str = "release", values: dict[str, Any] 
                                          is_install=True)
         except helm.HelmError as exc:
             raise ChartError(str(exc), *_located(str(exc))) from exc
-    out = {path.removeprefix(prefix): text for path, text in sorted(rendered.items())}
-    for path, text in out.items():
-        if path.endswith(_YAML_SUFFIXES):
-            manifests(text, path)
-    return out
+    return {path.removeprefix(prefix): text for path, text in sorted(rendered.items())}
 
 
 def manifests(text: str, path: str = "manifest") -> list[dict[str, Any]]:
@@ -88,6 +172,13 @@ def manifests(text: str, path: str = "manifest") -> list[dict[str, Any]]:
 def lint_chart(chart: Files, values: dict[str, Any] | None = None,
                kube_version: str | None = None) -> list[dict[str, Any]]:
     """Helm's linter (strict): [{"severity": info|warning|error, "path", "message"}]."""
+    found: list[dict[str, Any]] = _isolated("lint", chart=chart, values=values,
+                                            kube_version=kube_version)
+    return found
+
+
+def _lint(chart: Files, values: dict[str, Any] | None,
+          kube_version: str | None) -> list[dict[str, Any]]:
     import helm_python as helm
 
     names = {0: "unknown", 1: "info", 2: "warning", 3: "error"}
@@ -99,3 +190,17 @@ def lint_chart(chart: Files, values: dict[str, Any] | None = None,
     found += [{"severity": "error", "path": "", "message": e} for e in report.get("errors", [])
               if not any(e in f["message"] for f in found)]
     return found
+
+
+def _child(op: str) -> None:
+    request = json.loads(sys.stdin.buffer.read())
+    try:
+        result: Any = _render(**request) if op == "render" else _lint(**request)
+        reply: dict[str, Any] = {"ok": result}
+    except ChartError as exc:
+        reply = {"error": {"message": exc.message, "path": exc.path, "line": exc.line}}
+    sys.stdout.write(json.dumps(reply))
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1])

@@ -1,16 +1,22 @@
 """The web process: Starlette app factory.
 
 `POST /webhooks` answers first and works afterwards: verify, dedupe, record, enqueue,
-202. No GitHub call on this path.
+202. No GitHub call on this path, and one Redis round trip (app.intake).
+
+An unauthenticated peer can reach this endpoint, so before the signature can be checked:
+headers are refused on their own (no signature, bad names, no Content-Length, over 25 MB),
+at most `MAX_READS` bodies are read at once and at most `MAX_BUFFERED` bytes are held, and a
+body must arrive within `BODY_TIMEOUT` seconds. Header size and header read time are bounded
+by the HTTP protocol (app.server).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 import redis
-from pydantic import ValidationError
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from starlette.applications import Starlette
@@ -20,38 +26,50 @@ from starlette.routing import Route
 
 from app import metrics
 from app.audit import AuditTrail
-from app.events import Event
 from app.handlers import router as default_router
+from app.intake import Intake, job_args, recorded
 from app.logs import bound_delivery
-from app.queue import enqueue
 from app.routing import Router
 from app.settings import Settings
 from app.web import routes as web_routes
-from app.webhooks import MAX_BODY_BYTES, Delivery, Rejection, parse_delivery
+from app.webhooks import Delivery, Rejection, parse_delivery, precheck
 
 log = logging.getLogger("shipcrew.web")
-DEDUPE_TTL = 7 * 24 * 3600  # GitHub lets a delivery be redelivered for days
+MAX_READS = 32  # bodies being read at once
+MAX_BUFFERED = 64 * 1024 * 1024  # bytes of bodies held at once (by their Content-Length)
+BODY_TIMEOUT = 10.0  # seconds; GitHub itself gives a delivery 10 s
 
 
-class _TooLarge(Exception):
-    pass
+class _Budget:
+    """Bodies being read and the bytes they reserve. One event loop: no lock needed."""
+
+    def __init__(self, reads: int, size: int) -> None:
+        self.reads, self.size = reads, size
+
+    def take(self, size: int) -> bool:
+        if self.reads <= 0 or size > self.size:
+            return False
+        self.reads, self.size = self.reads - 1, self.size - size
+        return True
+
+    def give(self, size: int) -> None:
+        self.reads, self.size = self.reads + 1, self.size + size
 
 
-async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _TooLarge
+async def _read_body(request: Request, declared: int) -> bytes | None:
+    """The body, or None when it is longer than it said."""
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _TooLarge
+        if size > declared:
+            return None
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def _error(status: int, message: str, close: bool = False) -> JSONResponse:
+    headers = {"connection": "close"} if close else None
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 def redis_from_url(url: str) -> redis.Redis:
@@ -72,62 +90,70 @@ def create_app(
         conn = redis_from_url(settings.redis_url)
     routes = router or default_router
     audit = AuditTrail(conn)
+    intake = Intake(conn)
+    budget = _Budget(MAX_READS, MAX_BUFFERED)
 
-    def _count(event: str, action: str | None, outcome: str) -> None:
+    def _refuse(rejection: Rejection, close: bool = False) -> Response:
         try:
-            metrics.record_delivery(conn, event, action, outcome)
+            metrics.record_rejection(conn, rejection.label)
         except redis.RedisError:
             pass  # a metric is not worth failing an answer for
+        return _error(rejection.status, rejection.reason, close)
 
     def _accept(delivery: Delivery) -> Response:
-        try:
-            event = Event.model_validate(delivery.payload)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"])
-            _count(delivery.event, delivery.action, "invalid")
-            return _error(400, f"payload field {where}: {err['msg']}")
+        event = delivery.fields
         jobs = routes.dispatch(delivery, event, settings.bot_login)
-        key = f"shipcrew:delivery:{delivery.id}"
+        outcome = "enqueued" if jobs else "ignored"
+        job_ids, job_argv = [], []
+        for spec in jobs:
+            job_id, args = job_args(delivery.id, spec)
+            job_ids.append(job_id)
+            job_argv.append(args)
+        side = conn.pipeline(transaction=False)  # only records; sent inside the script
+        audit.record(
+            "delivery", pipeline=side, delivery=delivery.id, event=delivery.event,
+            action=delivery.action, outcome=outcome, jobs=job_ids,
+            repo=event.repository.full_name if event.repository else None,
+            sender=event.sender.login if event.sender else None,
+        )
+        metrics.record_delivery(side, delivery.event, delivery.action, outcome)
         try:
-            if not conn.set(key, 1, nx=True, ex=DEDUPE_TTL):
-                _count(delivery.event, delivery.action, "duplicate")
+            fresh = intake.submit(delivery.id, job_argv, recorded(side))
+            if not fresh:
+                metrics.record_delivery(conn, delivery.event, delivery.action, "duplicate")
                 return JSONResponse({"delivery": delivery.id, "status": "duplicate"}, 202)
-            outcome = "enqueued" if jobs else "ignored"
-            with conn.pipeline(transaction=True) as pipe:
-                job_ids = [enqueue(conn, delivery.id, spec, pipeline=pipe) for spec in jobs]
-                audit.record(
-                    "delivery", pipeline=pipe, delivery=delivery.id, event=delivery.event,
-                    action=delivery.action, outcome=outcome, jobs=job_ids,
-                    repo=event.repository.full_name if event.repository else None,
-                    sender=event.sender.login if event.sender else None,
-                )
-                metrics.record_delivery(pipe, delivery.event, delivery.action, outcome)
-                pipe.execute()
         except redis.RedisError as exc:
             log.error("redis unavailable, delivery refused for redelivery: %s", exc)
-            try:
-                conn.delete(key)
-            except redis.RedisError:
-                pass
             return _error(503, "queue unavailable; redeliver later")
         log.info("delivery %s", outcome, extra={"event": delivery.event,
                                                  "action": delivery.action, "outcome": outcome})
         return JSONResponse({"delivery": delivery.id, "status": outcome, "jobs": job_ids}, 202)
 
     async def webhooks(request: Request) -> Response:
-        event_name = request.headers.get("x-github-event", "")
+        early = precheck(request.headers)
+        if early is not None:
+            return _refuse(early, close=early.status in (411, 413))
+        declared = int(request.headers["content-length"])
+        if not budget.take(declared):
+            return _refuse(Rejection(503, "too many deliveries being read; retry", "busy"),
+                           close=True)
         try:
-            body = await _read_body(request)
-        except _TooLarge:
-            _count(event_name, None, "rejected")
-            return _error(413, "payload over 25 MB")
-        result = parse_delivery(request.headers, body, secret)
-        if isinstance(result, Rejection):
-            _count(event_name[:100], None, "rejected")
-            return _error(result.status, result.reason)
-        with bound_delivery(result.id):
-            return _accept(result)
+            try:
+                async with asyncio.timeout(BODY_TIMEOUT):
+                    body = await _read_body(request, declared)
+            except TimeoutError:
+                return _refuse(Rejection(408, f"body not received within {BODY_TIMEOUT:g} s",
+                                         "timeout"), close=True)
+            if body is None:
+                return _refuse(Rejection(400, "body longer than Content-Length", "header"),
+                               close=True)
+            result = parse_delivery(request.headers, body, secret)
+            if isinstance(result, Rejection):
+                return _refuse(result)
+            with bound_delivery(result.id):
+                return _accept(result)
+        finally:
+            budget.give(declared)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

@@ -9,7 +9,13 @@ import redis
 from app.queue import QUEUE_ORDER
 
 DELIVERIES = "shipcrew:metrics:deliveries"
+REJECTIONS = "shipcrew:metrics:rejections"
 JOBS = "shipcrew:metrics:jobs"
+# Requests refused before or at the signature check carry no label from the request: an
+# unauthenticated peer must not be able to add series. Signed deliveries are labelled by
+# event and action, which app.webhooks has checked against GitHub's naming (NAME).
+REJECTION_REASONS = ("unsigned", "signature", "header", "too_large", "timeout", "busy", "json",
+                     "invalid")
 
 
 def delivery_field(event: str, action: str | None, outcome: str) -> str:
@@ -18,6 +24,10 @@ def delivery_field(event: str, action: str | None, outcome: str) -> str:
 
 def record_delivery(pipe: redis.Redis, event: str, action: str | None, outcome: str) -> None:
     pipe.hincrby(DELIVERIES, delivery_field(event, action, outcome), 1)
+
+
+def record_rejection(pipe: redis.Redis, reason: str) -> None:
+    pipe.hincrby(REJECTIONS, reason if reason in REJECTION_REASONS else "invalid", 1)
 
 
 def record_job(conn: redis.Redis, func: str | None, outcome: str, seconds: float) -> None:
@@ -47,21 +57,32 @@ def render(conn: redis.Redis) -> str:
     with conn.pipeline(transaction=False) as pipe:
         pipe.hgetall(DELIVERIES)
         pipe.hgetall(JOBS)
+        pipe.hgetall(REJECTIONS)
         for q in QUEUE_ORDER:
             pipe.llen(f"rq:queue:{q.value}")
-        deliveries, jobs, *depths = pipe.execute()
+        deliveries, jobs, rejections, *depths = pipe.execute()
     delivery_rows = []
     for key, count in sorted(deliveries.items()):
-        event, action, outcome = key.decode().split("|")
+        parts = key.decode(errors="replace").split("|")
+        if len(parts) != 3:  # written by an older version that did not check names: skip
+            continue
+        event, action, outcome = parts
         delivery_rows.append(({"event": event, "action": action, "outcome": outcome}, float(count)))
     job_count: list[tuple[dict[str, str], float]] = []
     job_sum: list[tuple[dict[str, str], float]] = []
     for key, value in sorted(jobs.items()):
-        func, outcome, stat = key.decode().rsplit("|", 2)
+        parts = key.decode(errors="replace").rsplit("|", 2)
+        if len(parts) != 3:
+            continue
+        func, outcome, stat = parts
         row = ({"job": func, "outcome": outcome}, float(value))
         (job_count if stat == "count" else job_sum).append(row)
+    rejected = {k.decode(errors="replace"): float(v) for k, v in rejections.items()}
+    rejection_rows = [({"reason": r}, rejected.get(r, 0.0)) for r in REJECTION_REASONS]
     lines = _lines("shipcrew_deliveries_total", "counter", "Webhook deliveries received",
                    delivery_rows)
+    lines += _lines("shipcrew_webhook_rejections_total", "counter",
+                    "Webhook requests refused, by reason", rejection_rows)
     depth_rows = [({"queue": q.value}, float(d)) for q, d in zip(QUEUE_ORDER, depths, strict=True)]
     lines += _lines("shipcrew_queue_depth", "gauge", "Jobs waiting per queue", depth_rows)
     lines += _lines("shipcrew_job_duration_seconds_count", "counter", "Jobs run", job_count)

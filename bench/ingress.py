@@ -1,7 +1,13 @@
-"""Ingress benchmark: signed pull_request.opened deliveries against the App (uvicorn, real
-Redis) at fixed rates and flat out, next to a bare HMAC+RPUSH endpoint on the same stack.
+"""Ingress benchmark: `shipcrew web` against a bare Starlette endpoint that checks the HMAC and
+RPUSHes the body, on the same signed 22 KB pull_request.opened, the same Redis, the same
+uvicorn, in one alternating run (bare, shipcrew, bare, shipcrew, ...) so that noise from
+other processes on the machine falls on both.
 
-    .venv/bin/python bench/ingress.py [--seconds 5] [--rates 50,100,200,400]
+    .venv/bin/python bench/ingress.py [--rounds 3] [--seconds 5] [--connections 4,32]
+
+Uses wrk (`apt-get install wrk`: a C load generator, so the client does not measure itself)
+when it is on PATH, else the Python load generator in bench/_load.py (flat out only).
+Every request carries a fresh X-GitHub-Delivery, so shipcrew enqueues a plan job each time.
 """
 
 from __future__ import annotations
@@ -10,25 +16,54 @@ import argparse
 import asyncio
 import json
 import os
+import re
+import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.embedded import EmbeddedRedis  # noqa: E402
 from app.webhooks import sign  # noqa: E402
-from bench._load import Request, fixed_rate, flat_out  # noqa: E402
+from bench._load import flat_out  # noqa: E402
 
 SECRET = "bench-secret"
 PAYLOAD = json.loads((ROOT / "tests/fixtures/webhooks/pull_request/opened-2.json").read_text())
+BODY = json.dumps(PAYLOAD, separators=(",", ":")).encode()
+SERVERS = {
+    "bare HMAC+RPUSH": [sys.executable, "-m", "uvicorn", "bench.bare_endpoint:app",
+                        "--no-access-log", "--log-level", "warning"],
+    "shipcrew web": [sys.executable, "-m", "app.cli", "web"],
+}
+# wrk's Lua: one signed body, a unique delivery id per request (thread id + counter).
+WRK_SCRIPT = """
+local counter = 0
+local prefix = tostring(math.random(1, 1e9))
+function setup(thread) thread:set("tid", tostring(math.random(1, 1e9))) end
+request = function()
+  counter = counter + 1
+  wrk.headers["X-GitHub-Delivery"] = prefix .. "-" .. tid .. "-" .. counter
+  return wrk.format("POST", "/webhooks")
+end
+"""
+
+
+@dataclass
+class Run:
+    rps: float
+    p99_ms: float
+    errors: int
 
 
 def free_port() -> int:
@@ -37,17 +72,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def make_request(i: int) -> Request:
-    body = json.dumps(PAYLOAD).encode()
-    return "/webhooks", body, {
-        "X-GitHub-Event": "pull_request", "X-GitHub-Delivery": str(uuid.uuid4()),
-        "X-Hub-Signature-256": sign(body, SECRET), "Content-Type": "application/json"}
-
-
 def start(cmd: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
             httpx.get(f"http://127.0.0.1:{port}/", timeout=0.5)
@@ -58,26 +86,59 @@ def start(cmd: list[str], env: dict[str, str], port: int) -> subprocess.Popen[by
     raise SystemExit(f"server did not start: {cmd}")
 
 
-async def measure(label: str, url: str, rates: list[int], seconds: float) -> list[str]:
-    rows = []
-    await fixed_rate(url, make_request, 50, 1, "warm-up")
-    for rate in rates:
-        res = await fixed_rate(url, make_request, rate, seconds, f"{label} @{rate}/s")
-        rows.append(res.row())
-    res = await flat_out(url, make_request, seconds, f"{label} flat out")
-    rows.append(res.row())
-    return rows
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def parse_wrk(out: str) -> Run:
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99 = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    sock = re.search(r"Socket errors:.*?(\d+).*?(\d+).*?(\d+).*?(\d+)", out)
+    errors = (int(bad.group(1)) if bad else 0) + (
+        sum(int(g) for g in sock.groups()) if sock else 0)
+    return Run(rps, _ms(*p99.groups()) if p99 else float("nan"), errors)
+
+
+def run_wrk(url: str, connections: int, seconds: float, headers: dict[str, str],
+            script: Path) -> Run:
+    cmd = ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds:g}s", "--latency",
+           "-s", str(script), url + "/webhooks"]
+    for k, v in headers.items():
+        cmd += ["-H", f"{k}: {v}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return parse_wrk(out)
+
+
+def run_python(url: str, connections: int, seconds: float) -> Run:
+    def make(i: int) -> tuple[str, bytes, dict[str, str]]:
+        return "/webhooks", BODY, {**HEADERS, "X-GitHub-Delivery": str(uuid.uuid4())}
+
+    res = asyncio.run(flat_out(url, make, seconds, "py", concurrency=connections))
+    return Run(res.throughput, res.pct(99), res.sent - res.ok)
+
+
+HEADERS = {"X-GitHub-Event": "pull_request", "X-Hub-Signature-256": sign(BODY, SECRET),
+           "Content-Type": "application/json"}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=5)
-    ap.add_argument("--rates", default="50,100,200,400")
+    ap.add_argument("--connections", default="4,32")
+    ap.add_argument("--python", action="store_true", help="use the Python load generator")
     args = ap.parse_args()
-    rates = [int(r) for r in args.rates.split(",")]
+    conns = [int(c) for c in args.connections.split(",")]
+    use_wrk = shutil.which("wrk") is not None and not args.python
     with tempfile.TemporaryDirectory() as tmp:
-        server = EmbeddedRedis(Path(tmp))
+        tmpdir = Path(tmp)
+        server = EmbeddedRedis(tmpdir)
         url = server.start()
+        flush = redis.Redis.from_url(url)
+        body_file, script = tmpdir / "body.json", tmpdir / "deliveries.lua"
+        body_file.write_bytes(BODY)
+        script.write_text(f'wrk.body = io.open("{body_file}", "rb"):read("*a")\n' + WRK_SCRIPT)
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -86,24 +147,55 @@ def main() -> None:
             serialization.NoEncryption()).decode()
         env = {**os.environ, "REDIS_URL": url, "WEBHOOK_SECRET": SECRET, "APP_ID": "1",
                "PRIVATE_KEY": pem, "APP_SLUG": "bench", "LOG_LEVEL": "WARNING"}
-        results = []
-        for label, cmd in [
-            ("bare HMAC+RPUSH", [sys.executable, "-m", "uvicorn", "bench.bare_endpoint:app",
-                                 "--no-access-log", "--log-level", "warning"]),
-            ("shipcrew web", [sys.executable, "-m", "app.cli", "web"]),
-        ]:
-            port = free_port()
-            proc = start([*cmd, "--port", str(port)], env, port)
-            try:
-                results += asyncio.run(measure(label, f"http://127.0.0.1:{port}", rates,
-                                               args.seconds))
-            finally:
+        procs, urls = {}, {}
+        try:
+            for label, cmd in SERVERS.items():
+                port = free_port()
+                procs[label] = start([*cmd, "--port", str(port)], env, port)
+                urls[label] = f"http://127.0.0.1:{port}"
+            results: dict[tuple[str, int], list[Run]] = {}
+            for c in conns:  # warm-up: imports, caches, connection pools
+                for label in SERVERS:
+                    _one(use_wrk, urls[label], c, 1, script)
+            for _ in range(args.rounds):
+                for c in conns:
+                    for label in SERVERS:
+                        flush.flushdb()
+                        run = _one(use_wrk, urls[label], c, args.seconds, script)
+                        results.setdefault((label, c), []).append(run)
+        finally:
+            for proc in procs.values():
                 proc.terminate()
                 proc.wait()
-        server.stop()
-    print(f"ingress benchmark: {args.seconds:g} s per step, {os.cpu_count()} cores, "
-          "load generator in this process")
-    print("\n".join(results))
+            server.stop()
+    _report(results, conns, args, use_wrk)
+
+
+def _one(use_wrk: bool, url: str, c: int, seconds: float, script: Path) -> Run:
+    if use_wrk:
+        return run_wrk(url, c, seconds, HEADERS, script)
+    return run_python(url, c, seconds)
+
+
+def _report(results: dict[tuple[str, int], list[Run]], conns: list[int],
+            args: argparse.Namespace, use_wrk: bool) -> None:
+    tool = "wrk -t1" if use_wrk else "Python load generator (measures itself too)"
+    print(f"ingress benchmark: {tool}, {args.rounds} alternating rounds x {args.seconds:g} s, "
+          f"{os.cpu_count()} cores, {len(BODY):,}-byte pull_request.opened")
+    print(f"{'server':<18}{'conns':>6}{'req/s (median)':>16}{'p99 ms (median)':>17}"
+          f"{'errors':>8}   per round req/s")
+    for c in conns:
+        for label in SERVERS:
+            runs = results[(label, c)]
+            print(f"{label:<18}{c:>6}{statistics.median(r.rps for r in runs):>16.0f}"
+                  f"{statistics.median(r.p99_ms for r in runs):>17.2f}"
+                  f"{sum(r.errors for r in runs):>8}   "
+                  + " ".join(f"{r.rps:.0f}" for r in runs))
+        bare, ours = results[("bare HMAC+RPUSH", c)], results[("shipcrew web", c)]
+        ratio = statistics.median(r.rps for r in ours) / statistics.median(r.rps for r in bare)
+        p99 = statistics.median(r.p99_ms for r in ours) / statistics.median(
+            r.p99_ms for r in bare)
+        print(f"{'':<18}{c:>6}  shipcrew/bare: {ratio:.2f}x req/s, {p99:.2f}x p99")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from app.pins import Pins
 from jobs.pipeline.overrides import apply_services
 from jobs.pipeline.render import MARKER, Layout, render_stack
 from jobs.pipeline.stacks import Stack, detect_stacks
+from jobs.pipeline.untrusted import UntrustedValue
 from jobs.pipeline.validate import ValidationReport, validate_report
 
 Action = Literal["create", "update", "skip"]
@@ -89,7 +90,13 @@ def plan_generation(files: Files, config: GenerateConfig | None = None,
     if config.mode == "off":
         return GenerationPlan(stacks=stacks, artifacts=[])
     for stack in buildable:
-        for item in render_stack(stack, stacks, source, config, pins, layout):
+        try:
+            rendered = render_stack(stack, stacks, source, config, pins, layout)
+        except UntrustedValue as exc:  # nothing of this stack is generated; the reason shows
+            artifacts.append(Artifact(path=layout.ci(stack), kind="ci-workflow", action="skip",
+                                      reason=str(exc), stack=stack.name, content=""))
+            continue
+        for item in rendered:
             action, reason = decide(item.path, item.content, files.get(item.path))
             artifacts.append(Artifact(path=item.path, kind=item.kind, action=action,
                                       reason=reason, stack=item.stack, content=item.content))

@@ -1,0 +1,151 @@
+"""One Redis round trip per delivery: dedupe, enqueue its RQ jobs, audit and count it.
+
+The web process writes RQ jobs in RQ's own storage format without building RQ `Job` objects
+per delivery (that costs more than the rest of the request: callbacks and timeouts resolved
+through typing protocols, and a zlib stream per job). What RQ itself writes for a job of a
+given shape - function, queue, timeout, retries, callbacks, TTLs - is taken once from RQ
+(`Job.create(...).to_dict()`) and kept in Redis as a template hash that the script COPYs;
+per delivery only the call (pickled as RQ pickles it, stored
+uncompressed, which RQ reads as such), its description and the timestamps change.
+tests/app/test_intake.py holds this to what `Queue.enqueue_call` writes.
+
+Everything is sent as one Lua script: SET NX on the delivery id, and only if that succeeded
+the job writes, so a redelivery never enqueues twice and a delivery is never half-recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from rq import Callback, Queue
+from rq.job import Job, JobStatus
+from rq.utils import get_call_string
+
+from app.queue import (
+    FAILURE_TTL,
+    RESULT_TTL,
+    RETRY,
+    JobSpec,
+    job_id_for,
+    on_job_failure,
+    on_job_success,
+)
+
+DEDUPE_TTL = 7 * 24 * 3600  # GitHub lets a delivery be redelivered for days
+# KEYS: the delivery's dedupe key, RQ's set of queues. ARGV: TTL, timestamp, job count, then
+# per job its template key, job key, queue key, job id, pickled call, description, then any
+# further commands as (argc, args...). A job is COPY of its template (the fields every job of
+# that shape shares, seeded by `Intake`) plus its own fields. Returns -1 when a template is
+# missing (a flushed Redis): the caller seeds it and sends the delivery again.
+_SCRIPT = """
+local n = tonumber(ARGV[3])
+for j = 0, n - 1 do
+  if redis.call('EXISTS', ARGV[4 + 6 * j]) == 0 then return -1 end
+end
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+local now, i = ARGV[2], 4
+for _ = 1, n do
+  redis.call('COPY', ARGV[i], ARGV[i + 1], 'REPLACE')
+  redis.call('HSET', ARGV[i + 1], 'created_at', now, 'enqueued_at', now, 'data', ARGV[i + 4],
+             'description', ARGV[i + 5])
+  redis.call('SADD', KEYS[2], ARGV[i + 2])
+  redis.call('RPUSH', ARGV[i + 2], ARGV[i + 3])
+  i = i + 6
+end
+while i <= #ARGV do
+  local argc = tonumber(ARGV[i])
+  redis.call(unpack(ARGV, i + 1, i + argc))
+  i = i + argc + 1
+end
+return 1
+"""
+Command = tuple[Any, ...]
+PER_JOB = ("created_at", "enqueued_at", "data", "description")
+TEMPLATES = "shipcrew:rq-template:"
+
+
+class _Shape:
+    """What RQ writes for every job of one shape: its fields, their key in Redis, the queue."""
+
+    def __init__(self, spec: JobSpec) -> None:
+        job = Job.create(spec.func, kwargs={}, connection=redis.Redis(), timeout=spec.timeout,
+                         result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL,
+                         on_success=Callback(on_job_success),
+                         on_failure=Callback(on_job_failure), origin=spec.urgency.value,
+                         status=JobStatus.QUEUED)
+        job.retries_left, job.retry_intervals = RETRY.max, RETRY.intervals
+        fields = job.to_dict()
+        for per_job in PER_JOB:
+            fields.pop(per_job, None)
+        if any(isinstance(v, bytes) for v in fields.values()):
+            raise TypeError(f"RQ now writes binary job fields: {sorted(fields)}")
+        self.fields = {k: v.value if isinstance(v, JobStatus) else str(v)
+                       for k, v in fields.items()}
+        digest = hashlib.sha1(json.dumps(self.fields, sort_keys=True).encode()).hexdigest()
+        self.key = TEMPLATES + digest[:16]
+        self.queue_key = Queue(spec.urgency.value, connection=redis.Redis()).key
+
+
+_shapes: dict[tuple[str, str, int], _Shape] = {}
+
+
+def _shape(spec: JobSpec) -> _Shape:
+    key = (spec.func, spec.urgency.value, spec.timeout)
+    if key not in _shapes:
+        _shapes[key] = _Shape(spec)
+    return _shapes[key]
+
+
+def job_args(delivery_id: str, spec: JobSpec) -> tuple[str, list[Any]]:
+    """The job id and the script's six arguments that enqueue `spec` exactly as RQ would."""
+    job_id = job_id_for(delivery_id, spec.name)
+    kwargs = dict(spec.kwargs)
+    shape = _shape(spec)
+    return job_id, [shape.key, Job.key_for(job_id), shape.queue_key, job_id,
+                    pickle.dumps((spec.func, None, (), kwargs), pickle.HIGHEST_PROTOCOL),
+                    get_call_string(spec.func, (), kwargs)]
+
+
+def _now() -> str:
+    """RQ's timestamp format (utcformat), without strftime's cost."""
+    return datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def recorded(pipe: Any) -> list[Command]:
+    """The commands queued on a redis-py pipeline that was never executed."""
+    return [tuple(args) for args, _options in pipe.command_stack]
+
+
+class Intake:
+    def __init__(self, conn: redis.Redis) -> None:
+        self.conn = conn
+        self.sha = conn.register_script(_SCRIPT).sha
+
+    def _run(self, keys: list[str], argv: list[Any]) -> Any:
+        # EVALSHA directly: redis-py's Script wrapper costs as much CPU as the round trip.
+        try:
+            return self.conn.execute_command("EVALSHA", self.sha, len(keys), *keys, *argv)
+        except redis.exceptions.NoScriptError:
+            self.conn.script_load(_SCRIPT)
+            return self.conn.execute_command("EVALSHA", self.sha, len(keys), *keys, *argv)
+
+    def submit(self, delivery_id: str, jobs: list[list[Any]], commands: list[Command]) -> bool:
+        """Enqueue `jobs` (from `job_args`) and run `commands`, unless this delivery was seen
+        already; False for a duplicate."""
+        argv: list[Any] = [DEDUPE_TTL, _now(), len(jobs)]
+        for args in jobs:
+            argv += args
+        for cmd in commands:
+            argv += [len(cmd), *cmd]
+        keys = [f"shipcrew:delivery:{delivery_id}", Queue.redis_queues_keys]
+        result = self._run(keys, argv)
+        if result == -1:  # first use, or Redis lost the templates: seed them, send again
+            for shape in _shapes.values():
+                self.conn.hset(shape.key, mapping=shape.fields)
+            result = self._run(keys, argv)
+        return bool(result == 1)

@@ -1,0 +1,68 @@
+"""app.intake writes RQ jobs exactly as `Queue.enqueue_call` does, in one round trip."""
+
+from __future__ import annotations
+
+import redis
+from rq import Queue
+from rq.job import Job
+
+from app.intake import Intake, job_args
+from app.queue import JobSpec, Urgency, enqueue
+
+SPEC = JobSpec("plan", "jobs.planner.plan_pull_request",
+               {"installation_id": 1, "repo": "o/r", "number": 2, "head_sha": "a" * 40,
+                "delivery_id": "d"}, Urgency.URGENT, timeout=300)
+VOLATILE = {b"created_at", b"enqueued_at", b"data"}  # timestamps; data: compressed by RQ
+
+
+def test_the_job_hash_matches_what_rq_writes(redis_conn: redis.Redis) -> None:
+    enqueue(redis_conn, "by-rq", SPEC)
+    _, args = job_args("by-us", SPEC)
+    assert Intake(redis_conn).submit("by-us", [args], [])
+    ours = redis_conn.hgetall(Job.key_for("by-us--plan"))
+    theirs = redis_conn.hgetall(Job.key_for("by-rq--plan"))
+    assert {k for k in theirs} == {k for k in ours}
+    for key in theirs:
+        if key not in VOLATILE and key != b"description":
+            assert ours[key] == theirs[key], key
+    a, b = Job.fetch("by-us--plan", redis_conn), Job.fetch("by-rq--plan", redis_conn)
+    for attr in ("func_name", "args", "kwargs", "timeout", "retries_left", "retry_intervals",
+                 "result_ttl", "failure_ttl", "origin",
+                 "_success_callback_name", "_failure_callback_name"):
+        assert getattr(a, attr) == getattr(b, attr), attr
+    assert a.description == b.description
+    assert Queue(Urgency.URGENT.value, connection=redis_conn).job_ids == ["by-rq--plan",
+                                                                         "by-us--plan"]
+
+
+def test_a_flushed_redis_is_seeded_again(redis_conn: redis.Redis) -> None:
+    intake = Intake(redis_conn)
+    assert intake.submit("one", [job_args("one", SPEC)[1]], [])
+    redis_conn.flushdb()
+    assert intake.submit("two", [job_args("two", SPEC)[1]], [])
+    assert Job.fetch("two--plan", redis_conn).kwargs == SPEC.kwargs
+
+
+def test_a_redelivery_writes_nothing(redis_conn: redis.Redis) -> None:
+    intake = Intake(redis_conn)
+    _, args = job_args("once", SPEC)
+    assert intake.submit("once", [args], [("HINCRBY", "counter", "n", 1)])
+    assert not intake.submit("once", [args], [("HINCRBY", "counter", "n", 1)])
+    assert Queue(Urgency.URGENT.value, connection=redis_conn).job_ids == ["once--plan"]
+    assert redis_conn.hget("counter", "n") == b"1"
+
+
+def test_one_round_trip_per_delivery(redis_conn: redis.Redis) -> None:
+    intake = Intake(redis_conn)
+    intake.submit("warm", [job_args("warm", SPEC)[1]], [])  # loads the script, seeds the shape
+    calls: list[tuple] = []
+    original = redis_conn.execute_command
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(args[:1])
+        return original(*args, **kwargs)
+
+    redis_conn.execute_command = counting  # type: ignore[method-assign]
+    _, args = job_args("rt", SPEC)
+    intake.submit("rt", [args], [("HINCRBY", "counter", "n", 1)])
+    assert calls == [("EVALSHA",)]
