@@ -24,7 +24,7 @@ deny contains r if {
 	some expr in regex.find_n(gha006_expr, line, -1)
 	not regex.match(gha006_safe, expr)
 	not regex.match(gha_untrusted, expr) # GHA004 reports those, with its own advice
-	not regex.match(`(echo|printf)\s.*\$\{\{\s*secrets\.[A-Za-z0-9_]+`, line) # GHA005's
+	not regex.match(`(echo|printf)\s.*\$\{\{[^}]*\bsecrets\s*(\.\s*[A-Za-z0-9_]|\[)`, line) # GHA005's (dot and bracket forms)
 	r := object.union(
 		gha_result(
 			"GHA006", "hard",
