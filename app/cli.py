@@ -117,7 +117,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         print("shipcrew: configuration error: REDIS_URL: not set", file=sys.stderr)
         return 2
     _setup_logging(settings)
-    return run_worker(settings.redis_url, args.queues, burst=args.burst, fork=args.fork)
+    return run_worker(settings.redis_url, args.queues, burst=args.burst, fork=args.fork,
+                      recovery_interval=settings.delivery_recovery_interval)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -55,12 +55,27 @@ class JobContext:
     def default_branch(self) -> str:
         return str(self.gh.rest.repos.get(self.owner, self.name).parsed_data.default_branch)
 
-    def current_pull(self, number: int, head_sha: str, job: str) -> Any | None:
+    def current_pull(self, number: int, head_sha: str, job: str, *,
+                     child_ok: bool = False) -> Any | None:
         """The PR if `head_sha` is still its open head, else None (recorded): latest push
-        wins, work planned for an older head is dropped."""
+        wins, work planned for an older head is dropped. With `child_ok`, a head whose only
+        parent is `head_sha` counts too: it may be this job's own commit from an attempt
+        that died before reporting (app.gitdata.push_to_branch recognises it by its tree)."""
+        from app.checks import close_stale
+
         pr = self.gh.rest.pulls.get(self.owner, self.name, number).parsed_data
+        if child_ok and pr.state == "open" and pr.head.sha != head_sha:
+            head = self.gh.rest.git.get_commit(self.owner, self.name, pr.head.sha).parsed_data
+            if [p.sha for p in head.parents] == [head_sha]:
+                self.__dict__["default_branch"] = pr.base.repo.default_branch
+                return pr
         if pr.state != "open" or pr.head.sha != head_sha:
             self.audit.record("stale", repo=self.repo, number=number, head_sha=head_sha, job=job)
+            why = (f"the pull request is {pr.state}" if pr.state != "open" else
+                   f"its head moved from `{head_sha[:7]}` to `{pr.head.sha[:7]}`")
+            close_stale(self.gh, self.owner, self.name,
+                        f"Not finished: {why} while this ran; the newer head gets its own "
+                        "run. Nothing was changed.")
             return None
         # The PR names the default branch: spare the repository call.
         self.__dict__["default_branch"] = pr.base.repo.default_branch

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     openai_model: str | None = None
+    # how often the leader reads GitHub's delivery log for webhooks that never got through
+    delivery_recovery_interval: float = Field(default=60.0, gt=0)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

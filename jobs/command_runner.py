@@ -44,6 +44,7 @@ from jobs.release.rollback import rollback
 from jobs.release.store import GateStore
 
 log = logging.getLogger(__name__)
+REPLY_MARKER = "<!-- shipcrew:reply {comment}:{line} -->"
 STATE_MARKS = {"approved": "✅", "rejected": "❌", "pending": "⏳"}
 
 
@@ -227,11 +228,13 @@ def _authorized(run: Run) -> str | None:
 def _reply(run: Run, text: str) -> None:
     # A reply that opens with a heading needs its own line, or Markdown shows the hashes.
     sep = "\n\n" if text.startswith("#") else " "
-    body = f"> `{run.command.text.replace('`', '')}`\n\n@{run.actor}{sep}{text}"
+    # The marker lets a retry find a reply its earlier attempt posted but did not record.
+    marker = REPLY_MARKER.format(comment=run.comment_id, line=run.command.line)
+    body = f"> `{run.command.text.replace('`', '')}`\n\n@{run.actor}{sep}{text}\n\n{marker}"
     reply_id = run.store.reply_id(run.comment_id, run.command.line)
     if reply_id is None or not comments.update(run.ctx, reply_id, body):
         run.store.set_reply_id(run.comment_id, run.command.line,
-                               comments.post(run.ctx, run.pr.number, body))
+                               comments.post_once(run.ctx, run.pr.number, marker, body))
 
 
 def run_command(run: Run) -> str:

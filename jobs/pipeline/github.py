@@ -190,7 +190,7 @@ def generate_for_pull_request(
     """Generate what the PR's head is missing and deliver it per `generate.mode`."""
     with bound_delivery(delivery_id):
         ctx = job_context(installation_id, repo, delivery_id, conn, factory)
-        if (pr := ctx.current_pull(number, head_sha, "generate")) is None:
+        if (pr := ctx.current_pull(number, head_sha, "generate", child_ok=True)) is None:
             return {"status": "stale"}
         fork = is_fork(pr, repo)
         run_id: int | None = None
