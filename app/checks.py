@@ -74,7 +74,7 @@ def job_of(external_id: str) -> str:
 def find_run(gh: GitHub[Any], owner: str, repo: str, *, name: str | None, head_sha: str,
              external_id: str) -> dict[str, Any] | None:
     """Our run on `head_sha` carrying `external_id` (one an earlier attempt created)."""
-    params: dict[str, Any] = {"per_page": 100, "filter": "all"}
+    params: dict[str, Any] = {"per_page": 100, "filter_": "all"}
     if name:
         params["check_name"] = name
     found: Any = gh.rest.checks.list_for_ref(owner, repo, head_sha, **params).json()

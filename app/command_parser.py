@@ -8,6 +8,7 @@ Grammar (one command per line; a comment may hold several, up to MAX_COMMANDS):
     /crew approve ENV [note]
     /crew deploy ENV | rollback ENV
     /crew waive RULE reason
+    /crew retry
 
 `@<app-slug>` and `@<app-slug>[bot]` work as prefixes too. A command is a line whose first
 characters (after at most three spaces, as in Markdown) are the ASCII prefix followed by
@@ -47,6 +48,7 @@ class CommandName(StrEnum):
     ROLLBACK = "rollback"
     WHY = "why"
     WAIVE = "waive"
+    RETRY = "retry"
 
 
 # name -> (arguments, what it does)
@@ -61,6 +63,7 @@ USAGE: dict[CommandName, tuple[str, str]] = {
     CommandName.ROLLBACK: ("ENV", "roll ENV back to its last good version"),
     CommandName.WHY: ("[ENV]", "show the last gate decision and the deployment history"),
     CommandName.WAIVE: ("RULE reason", "waive a failing policy rule for this PR"),
+    CommandName.RETRY: ("", "run this PR's last failed job again"),
 }
 
 HELP_TEXT = "shipcrew commands (`/crew ...` or `@app ...`, one per line):\n\n" + "\n".join(
@@ -79,6 +82,7 @@ DEFAULT_PERMISSIONS: dict[CommandName, str] = {
     CommandName.DEPLOY: "maintain",
     CommandName.ROLLBACK: "maintain",
     CommandName.WAIVE: "maintain",
+    CommandName.RETRY: "write",
 }
 # Commands that move releases: members of `commands.approver_teams` may run them whatever
 # their repository permission.
@@ -211,7 +215,7 @@ def _parse_line(rest: str, number: int, text: str) -> Command | str:
         return f"line {number}: `/crew {cmd.value}` {problem} (usage: `{syntax}`)"
 
     fields: dict[str, str | None] = {}
-    if cmd in (CommandName.HELP, CommandName.PLAN, CommandName.AUDIT):
+    if cmd in (CommandName.HELP, CommandName.PLAN, CommandName.AUDIT, CommandName.RETRY):
         if first and cmd is not CommandName.HELP:
             return usage("takes no arguments")
     elif cmd is CommandName.GENERATE:
