@@ -23,7 +23,8 @@ from collections.abc import Callable, Iterable
 import redis
 from rq import Queue
 from rq.job import Job, JobStatus
-from rq.registry import ScheduledJobRegistry
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
+from rq.timeouts import TimerDeathPenalty
 
 from app import metrics
 from app.queue import queues
@@ -85,7 +86,8 @@ def reap(conn: redis.Redis, now: float) -> int:
     """Hand back the work of dead workers; returns how many jobs."""
     reaped = 0
     for queue in queues(conn):
-        registry = queue.started_job_registry
+        # The failure callback runs in this thread: signals (RQ's default) need the main one.
+        registry = StartedJobRegistry(queue=queue, death_penalty_class=TimerDeathPenalty)
         dead: list[bytes] = []
         entries: list[bytes] = conn.zrange(registry.key, 0, -1)  # type: ignore[assignment]
         for entry in entries:

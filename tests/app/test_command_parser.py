@@ -180,11 +180,12 @@ COMMAND_TEXT = {
     CommandName.DEPLOY: "/crew deploy production",
     CommandName.ROLLBACK: "/crew rollback production",
     CommandName.WHY: "/crew why", CommandName.WAIVE: "/crew waive GHA001 upstream bug",
+    CommandName.RETRY: "/crew retry",
 }
 EXPECTED_MINIMUM = {
     "help": "read", "why": "read", "explain": "read", "plan": "read", "generate": "write",
     "audit": "write", "approve": "maintain", "deploy": "maintain", "rollback": "maintain",
-    "waive": "maintain",
+    "waive": "maintain", "retry": "write",
 }
 
 
