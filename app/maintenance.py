@@ -91,7 +91,7 @@ def reap(conn: redis.Redis, now: float) -> int:
         dead: list[bytes] = []
         entries: list[bytes] = conn.zrange(registry.key, 0, -1)  # type: ignore[assignment]
         for entry in entries:
-            job = queue.fetch_job(registry.parse_job_id(entry))
+            job = queue.fetch_job(registry.parse_job_id(entry.decode()))
             if _orphaned(conn, job, now):
                 dead.append(entry)
         if dead:
