@@ -108,6 +108,8 @@ def is_transient(exc: BaseException | None) -> bool:
 
     if exc is None:
         return False
+    if type(exc) is RequestError and isinstance(exc.exc, BaseException):
+        return is_transient(exc.exc)  # a failed token request wraps GitHub's answer
     if isinstance(exc, RateLimitExceeded | AbandonedJobError | redis.ConnectionError
                   | redis.TimeoutError):
         return True
@@ -124,8 +126,10 @@ def is_transient(exc: BaseException | None) -> bool:
 def backoff_hint(exc: BaseException | None, now: float) -> float | None:
     """How long GitHub asked us to wait (`retry-after`, else `x-ratelimit-reset` when the
     quota is used up), capped; None when it did not say."""
-    from githubkit.exception import RateLimitExceeded
+    from githubkit.exception import RateLimitExceeded, RequestError
 
+    if type(exc) is RequestError and isinstance(exc.exc, BaseException):
+        return backoff_hint(exc.exc, now)
     if isinstance(exc, RateLimitExceeded) and exc.retry_after.total_seconds() > 0:
         return min(MAX_BACKOFF, exc.retry_after.total_seconds())
     resp = _response(exc) if exc is not None else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import httpx
 import redis
@@ -92,6 +93,12 @@ def test_token_requests_and_rate_limits_are_transient() -> None:
     assert not is_transient(token_failure(_answer(403, text='{"message": "Forbidden"}')))
     assert not is_transient(token_failure(_answer(404)))
     assert is_transient(RequestError(httpx.ConnectError("refused")))
+    # what a failed installation-token request raises: GitHub's answer inside RequestError
+    from githubkit.exception import RequestFailed
+    from githubkit.response import Response
+
+    assert is_transient(RequestError(RequestFailed(Response(_answer(502), Any))))
+    assert not is_transient(RequestError(RequestFailed(Response(_answer(401), Any))))
     assert not is_transient(ValueError("bad"))
 
 
