@@ -127,3 +127,54 @@ def test_a_dead_letter_fails_its_check_run_and_retry_runs_it_again(crew: Crew) -
     metrics = crew.conn.hgetall("shipcrew:metrics:reliability")
     assert metrics[b"dead_letter|tests.e2e.test_reliability.fails_until_fixed"] == b"1"
     assert metrics[b"retry_requested|tests.e2e.test_reliability.fails_until_fixed"] == b"1"
+
+
+def opens_then_loses_redis(*, installation_id: int, repo: str, head_sha: str,
+                           number: int) -> str:
+    """Opens its check run, dies once; the retry finds the PR moved on."""
+    from app.context import job_context
+
+    ctx = job_context(installation_id, repo, "d-stale")
+    if ctx.current_pull(number, head_sha, "test") is None:
+        return "stale"
+    checks.start(ctx.gh, ctx.owner, ctx.name, name="shipcrew / pipeline", head_sha=head_sha,
+                 title="Working")
+    raise redis.ConnectionError("worker lost Redis")
+
+
+def test_a_stale_retry_completes_the_run_its_first_attempt_opened(crew: Crew) -> None:
+    from app.maintenance import enqueue_due
+
+    pr = _pr(crew, "stale")
+    _run_job(crew, "tests.e2e.test_reliability.opens_then_loses_redis", pr, "stale")
+    [run] = _runs(crew, "stale", "shipcrew / pipeline")
+    assert run["status"] == "in_progress"
+    crew.emulator.push(OWNER, "stale", pr["number"], {"docs/b.md": "b\n"}, user="alice")
+    crew.work()
+    enqueue_due(crew.conn, time.time() + 60)
+    crew.work()
+    [run] = [r for r in _runs(crew, "stale", "shipcrew / pipeline") if r["id"] == run["id"]]
+    assert (run["status"], run["conclusion"]) == ("completed", "skipped")
+    assert "its head moved from" in run["output"]["summary"]
+
+
+def test_a_retry_that_finds_its_own_commit_on_the_branch_succeeds(crew: Crew) -> None:
+    from app.context import job_context
+    from app.gitdata import push_to_branch
+
+    pr = _pr(crew, "commit")
+    install = next(iter(crew.emulator.store.installations.values())).id
+    ctx = job_context(install, f"{OWNER}/commit", "d-commit", crew.conn)
+    changes = {"Dockerfile": "FROM scratch\n"}
+    first = push_to_branch(ctx, "feature", pr["head_sha"], changes, "Add a Dockerfile")
+    # the worker died before reporting: the retry does the same work on the same parent
+    again = push_to_branch(ctx, "feature", pr["head_sha"], changes, "Add a Dockerfile")
+    assert again == first
+    state = crew.emulator.state(OWNER, "commit")
+    assert state["branches"]["feature"] == first
+    # someone else's change on top of the same parent is still refused (422)
+    import pytest
+    from githubkit.exception import RequestFailed
+
+    with pytest.raises(RequestFailed):
+        push_to_branch(ctx, "feature", pr["head_sha"], {"Dockerfile": "FROM busybox\n"}, "x")
