@@ -15,6 +15,7 @@ MAX_ANNOTATIONS_PER_REQUEST = 50
 MAX_OUTPUT_CHARS = 65_535
 MAX_ACTIONS = 3
 _OPEN = "shipcrew:open-check:{job}"
+_CREATING = "shipcrew:created-checks:{job}"  # "name@sha" -> run id ("" while creating)
 _OPEN_TTL = 7 * 24 * 3600
 _TRUNCATED = "\n\n… (truncated: GitHub keeps at most 65,535 characters)"
 
@@ -57,6 +58,57 @@ def fit(text: str) -> str:
     return text[: MAX_OUTPUT_CHARS - len(_TRUNCATED)] + _TRUNCATED
 
 
+def _job() -> Job | None:
+    return get_current_job()
+
+
+def job_external_id(external_id: str | None, job: Job) -> str:
+    """A check run's external_id names the job that made it, after the caller's own id."""
+    return f"{external_id};job={job.id}" if external_id else job.id
+
+
+def job_of(external_id: str) -> str:
+    return external_id.rpartition(";job=")[2]
+
+
+def find_run(gh: GitHub[Any], owner: str, repo: str, *, name: str | None, head_sha: str,
+             external_id: str) -> dict[str, Any] | None:
+    """Our run on `head_sha` carrying `external_id` (one an earlier attempt created)."""
+    params: dict[str, Any] = {"per_page": 100, "filter_": "all"}
+    if name:
+        params["check_name"] = name
+    found: Any = gh.rest.checks.list_for_ref(owner, repo, head_sha, **params).json()
+    return next((r for r in found.get("check_runs", [])
+                 if r.get("external_id") == external_id), None)
+
+
+def _create_once(gh: GitHub[Any], owner: str, repo: str, data: dict[str, Any]) -> int:
+    """Create a check run, or inside a job find the one an earlier attempt of the job
+    created: the attempt is noted in Redis before the POST, so a worker dying right after
+    it costs one look-up on the retry, not a second run."""
+    job = _job()
+    if job is None:
+        return int(gh.rest.checks.create(owner, repo, data=data).parsed_data.id)  # type: ignore[call-overload]
+    key, field = _CREATING.format(job=job.id), f"{data['name']}@{data['head_sha']}"
+    known = job.connection.hget(key, field)
+    if known == b"":  # an earlier attempt got as far as the POST: did it land?
+        run = find_run(gh, owner, repo, name=data["name"], head_sha=data["head_sha"],
+                       external_id=data["external_id"])
+        known = str(run["id"]).encode() if run is not None else None
+    if known:
+        job.connection.hset(key, field, known)
+        body = {k: v for k, v in data.items() if k not in ("head_sha", "external_id")}
+        gh.rest.checks.update(owner, repo, int(known), data=body)  # type: ignore[call-overload]
+        return int(known)
+    with job.connection.pipeline() as pipe:
+        pipe.hset(key, field, "")
+        pipe.expire(key, _OPEN_TTL)
+        pipe.execute()
+    run_id = int(gh.rest.checks.create(owner, repo, data=data).parsed_data.id)  # type: ignore[call-overload]
+    job.connection.hset(key, field, run_id)
+    return run_id
+
+
 def publish(
     gh: GitHub[Any], owner: str, repo: str, *, name: str, head_sha: str,
     conclusion: Conclusion, title: str, summary: str, text: str = "",
@@ -76,16 +128,20 @@ def publish(
     }
     if actions:
         data["actions"] = [a.body() for a in actions[:MAX_ACTIONS]]
-    if external_id:
+    job = _job()
+    if job is not None:
+        data["external_id"] = job_external_id(external_id, job)
+    elif external_id:
         data["external_id"] = external_id
-    if check_run_id is not None and (job := get_current_job()) is not None:
-        job.connection.delete(_OPEN.format(job=job.id))
     if check_run_id is None:
-        run_id = int(gh.rest.checks.create(owner, repo, data=data).parsed_data.id)  # type: ignore[call-overload]
+        run_id = _create_once(gh, owner, repo, data)
     else:
         run_id = check_run_id
         del data["head_sha"]
+        data.pop("external_id", None)  # the run keeps the id it was opened with
         gh.rest.checks.update(owner, repo, run_id, data=data)  # type: ignore[call-overload]
+        if job is not None:  # only now: a failed update leaves the run for close_orphan
+            job.connection.delete(_OPEN.format(job=job.id))
     for batch in batches[1:]:
         gh.rest.checks.update(owner, repo, run_id, data={  # type: ignore[call-overload]
             "output": {**output, "annotations": [a.body() for a in batch]}})
@@ -100,14 +156,16 @@ def start(gh: GitHub[Any], owner: str, repo: str, *, name: str, head_sha: str,
     it, and if the job fails for good `close_orphan` completes it as failed instead of
     leaving it spinning forever.
     """
-    job = get_current_job()
-    if job is not None and (known := job.connection.get(_OPEN.format(job=job.id))):
+    job = _job()
+    data: dict[str, Any] = {"name": name, "head_sha": head_sha, "status": "in_progress",
+                            "output": {"title": title, "summary": title}}
+    if job is None:
+        return _create_once(gh, owner, repo, data)
+    if known := job.connection.get(_OPEN.format(job=job.id)):
         return int(known)
-    data = {"name": name, "head_sha": head_sha, "status": "in_progress",
-            "output": {"title": title, "summary": title}}
-    run_id = int(gh.rest.checks.create(owner, repo, data=data).parsed_data.id)  # type: ignore[call-overload]
-    if job is not None:
-        job.connection.set(_OPEN.format(job=job.id), run_id, ex=_OPEN_TTL)
+    data["external_id"] = job.id
+    run_id = _create_once(gh, owner, repo, data)  # a run of ours reopened by Retry, or new
+    job.connection.set(_OPEN.format(job=job.id), run_id, ex=_OPEN_TTL)
     return run_id
 
 
@@ -129,17 +187,43 @@ def opened_for_job() -> int | None:
     return int(known) if known else None
 
 
-def close_orphan(gh_for: Callable[[int], GitHub[Any]], job: Job, error: str) -> int | None:
-    """Complete the check run a job opened and never completed; returns its id."""
-    raw = job.connection.getdel(_OPEN.format(job=job.id))
-    installation, repo = job.kwargs.get("installation_id"), job.kwargs.get("repo")
-    if raw is None or not installation or not repo:
+RETRY = Action("Retry", "Run the failed job again", "retry")
+
+
+def close_stale(gh: GitHub[Any], owner: str, repo: str, reason: str) -> int | None:
+    """Inside a job that found its work stale: complete the run an earlier attempt opened
+    as skipped, saying why, instead of leaving it spinning."""
+    job = _job()
+    raw = job.connection.get(_OPEN.format(job=job.id)) if job is not None else None
+    if job is None or raw is None:
         return None
-    run_id = int(raw)
+    gh.rest.checks.update(owner, repo, int(raw), data={  # type: ignore[call-overload]
+        "status": "completed", "conclusion": "skipped",
+        "output": {"title": "Skipped: superseded", "summary": fit(reason)}})
+    job.connection.delete(_OPEN.format(job=job.id))
+    return int(raw)
+
+
+def close_orphan(gh_for: Callable[[int], GitHub[Any]], job: Job, error: str) -> int | None:
+    """A dead letter: complete the run the job opened (or open one on its head) as failed,
+    saying what failed, with a Retry button; returns its id."""
+    installation, repo = job.kwargs.get("installation_id"), job.kwargs.get("repo")
+    # A new run only for PR work: a run of ours re-triggers check_run-driven jobs.
+    head_sha = job.kwargs.get("head_sha") if job.kwargs.get("number") else None
+    raw = job.connection.getdel(_OPEN.format(job=job.id))
+    if not installation or not repo or (raw is None and not head_sha):
+        return None
     owner, name = str(repo).split("/", 1)
-    gh_for(int(installation)).rest.checks.update(owner, name, run_id, data={  # type: ignore[call-overload]
-        "status": "completed", "conclusion": "failure",
+    what = job.id.rpartition("--")[2] or "job"
+    data: dict[str, Any] = {
+        "status": "completed", "conclusion": "failure", "actions": [RETRY.body()],
         "output": {"title": "shipcrew errored", "summary": fit(
-            "The job stopped with an error and its retries are used up; nothing was "
-            f"changed. Push again or re-run this check to retry.\n\n```\n{error}\n```")}})
-    return run_id
+            f"The `{what}` job (`{job.func_name}`, job `{job.id}`) stopped with an error and "
+            "its retries are used up; nothing more was changed. Press **Retry** or comment "
+            f"`/crew retry` to run it again.\n\n```\n{error}\n```")}}
+    gh = gh_for(int(installation))
+    if raw is not None:
+        gh.rest.checks.update(owner, name, int(raw), data=data)  # type: ignore[call-overload]
+        return int(raw)
+    data.update(name=f"shipcrew / {what}"[:100], head_sha=head_sha, external_id=job.id)
+    return int(gh.rest.checks.create(owner, name, data=data).parsed_data.id)  # type: ignore[call-overload]

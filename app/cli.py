@@ -115,7 +115,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = _resolve_slug(settings)
     if settings.app_slug:  # jobs read the settings from the environment
         os.environ["APP_SLUG"] = settings.app_slug
-    return run_worker(str(settings.redis_url), args.queues, burst=args.burst, fork=args.fork)
+    return run_worker(str(settings.redis_url), args.queues, burst=args.burst, fork=args.fork,
+                      recovery_interval=settings.delivery_recovery_interval)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ Grammar (one command per line; a comment may hold several, up to MAX_COMMANDS):
     /crew approve ENV [note]
     /crew deploy ENV | rollback ENV
     /crew waive RULE reason
+    /crew retry
 
 `@<app-slug>` and `@<app-slug>[bot]` work as prefixes too. A command is a line whose first
 characters (after at most three spaces, as in Markdown) are the ASCII prefix followed by
@@ -49,6 +50,7 @@ class CommandName(StrEnum):
     WHY = "why"
     WAIVE = "waive"
     SETUP = "setup"
+    RETRY = "retry"
 
 
 # name -> (arguments, what it does)
@@ -65,6 +67,7 @@ USAGE: dict[CommandName, tuple[str, str]] = {
     CommandName.WAIVE: ("RULE reason", "waive a failing policy rule for this PR"),
     CommandName.SETUP: ("", "show the GitHub Environments setup the config asks for "
                             "(applied where the App may administer the repository)"),
+    CommandName.RETRY: ("", "run this PR's last failed job again"),
 }
 
 
@@ -90,6 +93,7 @@ DEFAULT_PERMISSIONS: dict[CommandName, str] = {
     CommandName.ROLLBACK: "maintain",
     CommandName.WAIVE: "maintain",
     CommandName.SETUP: "admin",
+    CommandName.RETRY: "write",
 }
 # Commands that move releases: members of `commands.approver_teams` may run them whatever
 # their repository permission.
@@ -231,7 +235,8 @@ def _parse_line(rest: str, number: int, text: str) -> Command | str:
                 f"`{_code(text[:120])}` (usage: `{syntax}`)")
 
     fields: dict[str, str | None] = {}
-    if cmd in (CommandName.HELP, CommandName.PLAN, CommandName.AUDIT, CommandName.SETUP):
+    if cmd in (CommandName.HELP, CommandName.PLAN, CommandName.AUDIT, CommandName.SETUP,
+               CommandName.RETRY):
         if first and cmd is not CommandName.HELP:
             return usage("takes no arguments")
     elif cmd is CommandName.GENERATE:

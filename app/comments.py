@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from githubkit.exception import RequestFailed
+from rq import get_current_job
 
 from app.context import JobContext
 from app.github import body
 from app.settings import get_settings
 
 MAX_PAGES = 10  # 1,000 comments searched for a marker
+_POSTING = "shipcrew:posted-comments:{job}"  # markers a job has (maybe) posted
+POSTING_TTL = 7 * 24 * 3600
 
 
 def react(ctx: JobContext, comment_id: int, content: str = "eyes") -> bool:
@@ -28,6 +31,25 @@ def post(ctx: JobContext, number: int, text: str) -> int:
     return int(body(resp)["id"])
 
 
+def post_once(ctx: JobContext, number: int, marker: str, text: str) -> int:
+    """Post `text` (which carries `marker`) unless an earlier attempt of this job already
+    did: the attempt is noted in Redis before the POST, and only then is the PR's
+    conversation searched for the marker (a worker may die between POST and record)."""
+    job = get_current_job()
+    if job is None:
+        return post(ctx, number, text)
+    key = _POSTING.format(job=job.id)
+    if job.connection.hexists(key, marker):
+        found = find_marked(ctx, number, marker)
+        if found is not None and update(ctx, found, text):
+            return found
+    with job.connection.pipeline() as pipe:
+        pipe.hset(key, marker, 1)
+        pipe.expire(key, POSTING_TTL)
+        pipe.execute()
+    return post(ctx, number, text)
+
+
 def update(ctx: JobContext, comment_id: int, text: str) -> bool:
     """False when the comment is gone (someone deleted it): the caller posts a new one."""
     try:
@@ -44,10 +66,9 @@ def _ours(login: str, kind: str) -> bool:
     return login.lower() == bot.lower() if bot else kind == "Bot"
 
 
-def upsert_marked(ctx: JobContext, number: int, marker: str, text: str) -> int:
-    """Update our comment carrying `marker` on PR `number`, or post it; returns its id.
-
-    Only our own comments count: anyone can paste a marker into theirs."""
+def find_marked(ctx: JobContext, number: int, marker: str) -> int | None:
+    """Our comment carrying `marker` on PR `number`. Only our own comments count: anyone
+    can paste a marker into theirs."""
     for page in range(1, MAX_PAGES + 1):
         items = body(ctx.gh.rest.issues.list_comments(ctx.owner, ctx.name, number,
                                                       per_page=100, page=page))
@@ -55,8 +76,15 @@ def upsert_marked(ctx: JobContext, number: int, marker: str, text: str) -> int:
             user = c.get("user") or {}
             if marker in (c.get("body") or "") and _ours(user.get("login", ""),
                                                          user.get("type", "")):
-                if update(ctx, int(c["id"]), text):
-                    return int(c["id"])
+                return int(c["id"])
         if len(items) < 100:
             break
+    return None
+
+
+def upsert_marked(ctx: JobContext, number: int, marker: str, text: str) -> int:
+    """Update our comment carrying `marker` on PR `number`, or post it; returns its id."""
+    found = find_marked(ctx, number, marker)
+    if found is not None and update(ctx, found, text):
+        return found
     return post(ctx, number, text)

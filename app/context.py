@@ -60,10 +60,15 @@ class JobContext:
     def default_branch(self) -> str:
         return str(self.gh.rest.repos.get(self.owner, self.name).parsed_data.default_branch)
 
-    def current_pull(self, number: int, head_sha: str, job: str) -> Any | None:
+    def current_pull(self, number: int, head_sha: str, job: str, *,
+                     child_ok: bool = False) -> Any | None:
         """The PR if `head_sha` is still its open head, else None (recorded): latest push
         wins, work planned for an older head is dropped. A PR handed on for this head is
-        used unless a later job saw a newer head."""
+        used unless a later job saw a newer head. With `child_ok`, a head whose only parent is
+        `head_sha` counts too: it may be this job's own commit from an attempt that died
+        before reporting (app.gitdata.push_to_branch recognises it by its tree)."""
+        from app.checks import close_stale
+
         pr = handed_pull(self.handed, number, head_sha)
         if pr is not None:
             marked = marked_head(self.conn, self.repo, number)
@@ -73,12 +78,23 @@ class JobContext:
         else:
             resp = self.gh.rest.pulls.get(self.owner, self.name, number)
             pr = resp.parsed_data
+            if child_ok and pr.state == "open" and pr.head.sha != head_sha:
+                head = self.gh.rest.git.get_commit(self.owner, self.name, pr.head.sha).parsed_data
+                if [p.sha for p in head.parents] == [head_sha]:
+                    self.__dict__["default_branch"] = pr.base.repo.default_branch
+                    self.pull_json = dict(resp.json())
+                    return pr
             current = pr.state == "open" and pr.head.sha == head_sha
             if current:
                 self.pull_json = dict(resp.json())
                 mark_head(self.conn, self.repo, number, head_sha)
         if not current:
             self.audit.record("stale", repo=self.repo, number=number, head_sha=head_sha, job=job)
+            why = (f"the pull request is {pr.state}" if pr.state != "open" else
+                   f"a newer head than `{head_sha[:7]}` was pushed")
+            close_stale(self.gh, self.owner, self.name,
+                        f"Not finished: {why} while this ran; the newer head gets its own "
+                        "run. Nothing was changed.")
             return None
         # The PR names the default branch: spare the repository call.
         self.__dict__["default_branch"] = pr.base.repo.default_branch

@@ -16,6 +16,7 @@ from githubkit.exception import RequestFailed
 
 from app.context import JobContext
 from app.files import MAX_FILE_BYTES, Files, decode
+from app.github import body
 
 MAX_ARCHIVE_BYTES = 200 * 1024 * 1024  # the tarball as downloaded
 # What one head may unpack to: a 0.64 MB tarball of repeated text unpacked to 629 MB held in
@@ -71,13 +72,18 @@ def read_head(ctx: JobContext, head_sha: str) -> tuple[Files, set[str]]:
     return read_archive(resp.content)
 
 
-def create_commit(ctx: JobContext, parent: str, changes: Files, message: str) -> str:
+def create_tree(ctx: JobContext, parent: str, changes: Files) -> str:
     base_tree = ctx.gh.rest.git.get_commit(ctx.owner, ctx.name, parent).parsed_data.tree.sha
-    tree = ctx.gh.rest.git.create_tree(ctx.owner, ctx.name, data={
+    return str(ctx.gh.rest.git.create_tree(ctx.owner, ctx.name, data={
         "base_tree": base_tree,
         "tree": [{"path": p, "mode": "100644", "type": "blob", "content": t}
                  for p, t in sorted(changes.items())],
-    }).parsed_data.sha
+    }).parsed_data.sha)
+
+
+def create_commit(ctx: JobContext, parent: str, changes: Files, message: str,
+                  tree: str | None = None) -> str:
+    tree = tree or create_tree(ctx, parent, changes)
     return ctx.gh.rest.git.create_commit(ctx.owner, ctx.name, data={
         "message": message, "tree": tree, "parents": [parent]}).parsed_data.sha
 
@@ -99,11 +105,27 @@ def workflows_refused(exc: RequestFailed) -> bool:
 
 def push_to_branch(ctx: JobContext, branch: str, parent: str, changes: Files,
                    message: str) -> str:
-    """Commit on top of `parent` and fast-forward `branch` (422 if it moved)."""
-    sha = create_commit(ctx, parent, changes, message)
-    ctx.gh.rest.git.update_ref(ctx.owner, ctx.name, f"heads/{branch}",
-                               data={"sha": sha, "force": False})
+    """Commit on top of `parent` and fast-forward `branch` (422 if it moved).
+
+    A commit is keyed by (parent, tree): if the branch moved to a commit with exactly that
+    parent and tree - ours, from an attempt that died before reporting - that is success."""
+    tree = create_tree(ctx, parent, changes)
+    sha = create_commit(ctx, parent, changes, message, tree)
+    try:
+        ctx.gh.rest.git.update_ref(ctx.owner, ctx.name, f"heads/{branch}",
+                                   data={"sha": sha, "force": False})
+    except RequestFailed as exc:
+        if not head_moved(exc) or (landed := _landed(ctx, branch, parent, tree)) is None:
+            raise
+        return landed
     return sha
+
+
+def _landed(ctx: JobContext, branch: str, parent: str, tree: str) -> str | None:
+    head = body(ctx.gh.rest.git.get_ref(ctx.owner, ctx.name, f"heads/{branch}"))["object"]["sha"]
+    commit = ctx.gh.rest.git.get_commit(ctx.owner, ctx.name, head).parsed_data
+    same = [p.sha for p in commit.parents] == [parent] and commit.tree.sha == tree
+    return str(commit.sha) if same else None
 
 
 def changed_files(ctx: JobContext, number: int) -> list[dict[str, Any]]:

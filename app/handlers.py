@@ -61,7 +61,8 @@ def on_new_head(event: Event, delivery: Delivery) -> list[JobSpec]:
 
 # --- the auditor's check run: buttons and re-runs (issue 5) -----------------------------------
 
-OUR_CHECKS = "shipcrew / "  # GitHub sends these events only to the App that owns the run
+OUR_CHECKS = "shipcrew / "
+RETRY_ACTION = "retry"  # GitHub sends these events only to the App that owns the run
 
 
 @router.register("check_run", "requested_action")
@@ -73,6 +74,9 @@ def on_check_run_action(event: Event, delivery: Delivery) -> list[JobSpec]:
         return []
     kwargs = {**base, "check_run_id": run.id, "head_sha": run.head_sha,
               "identifier": action.identifier, "requester": event.sender.login}
+    if action.identifier == RETRY_ACTION:  # a dead letter's button (app.checks.close_orphan)
+        return [JobSpec("retry", "jobs.command_runner.retry_from_check_run", kwargs,
+                        Urgency.URGENT)]
     return [JobSpec("check-action", "jobs.auditor.on_check_run_action", kwargs, Urgency.URGENT)]
 
 

@@ -16,6 +16,16 @@ JOBS = "shipcrew:metrics:jobs"
 # event and action, which app.webhooks has checked against GitHub's naming (NAME).
 REJECTION_REASONS = ("unsigned", "signature", "header", "too_large", "timeout", "busy", "json",
                      "invalid")
+RELIABILITY = "shipcrew:metrics:reliability"
+# kind -> (metric name, help): what the crew did to lose nothing and do nothing twice
+RELIABILITY_METRICS = {
+    "dead_letter": ("shipcrew_dead_letters_total", "Jobs out of retries (failed check run)"),
+    "retry_requested": ("shipcrew_retries_requested_total",
+                        "Failed jobs run again by /crew retry or the Retry button"),
+    "reaped": ("shipcrew_jobs_reaped_total", "Jobs requeued because their worker died"),
+    "redelivered": ("shipcrew_redeliveries_total",
+                    "Failed webhook deliveries GitHub was asked to redeliver"),
+}
 
 
 def delivery_field(event: str, action: str | None, outcome: str) -> str:
@@ -37,6 +47,10 @@ def record_job(conn: redis.Redis, func: str | None, outcome: str, seconds: float
         pipe.execute()
 
 
+def count(pipe: redis.Redis, kind: str, label: str = "", n: int = 1) -> None:
+    pipe.hincrby(RELIABILITY, f"{kind}|{label}", n)
+
+
 def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
@@ -48,7 +62,7 @@ def _lines(name: str, kind: str, help_: str, rows: Rows) -> list[str]:
     out = [f"# HELP {name} {help_}", f"# TYPE {name} {kind}"]
     for labels, value in rows:
         lbl = ",".join(f'{k}="{_label(v)}"' for k, v in labels.items())
-        out.append(f"{name}{{{lbl}}} {value:g}")
+        out.append(f"{name}{{{lbl}}} {value:g}" if lbl else f"{name} {value:g}")
     return out
 
 
@@ -58,9 +72,10 @@ def render(conn: redis.Redis) -> str:
         pipe.hgetall(DELIVERIES)
         pipe.hgetall(JOBS)
         pipe.hgetall(REJECTIONS)
+        pipe.hgetall(RELIABILITY)
         for q in QUEUE_ORDER:
             pipe.llen(f"rq:queue:{q.value}")
-        deliveries, jobs, rejections, *depths = pipe.execute()
+        deliveries, jobs, rejections, reliability, *depths = pipe.execute()
     delivery_rows = []
     for key, count in sorted(deliveries.items()):
         parts = key.decode(errors="replace").split("|")
@@ -89,4 +104,17 @@ def render(conn: redis.Redis) -> str:
     lines += _lines("shipcrew_job_duration_seconds_sum", "counter", "Time spent in jobs", job_sum)
     failures = [(lbl, v) for lbl, v in job_count if lbl["outcome"] == "failed"]
     lines += _lines("shipcrew_job_failures_total", "counter", "Jobs that failed for good", failures)
+    lines += _reliability_lines(reliability)
     return "\n".join(lines) + "\n"
+
+
+def _reliability_lines(raw: dict[bytes, bytes]) -> list[str]:
+    rows: dict[str, list[tuple[dict[str, str], float]]] = {k: [] for k in RELIABILITY_METRICS}
+    for key, value in sorted(raw.items()):
+        kind, _, label = key.decode().partition("|")
+        if kind in rows:
+            rows[kind].append(({"job": label} if label else {}, float(value)))
+    out: list[str] = []
+    for kind, (name, help_) in RELIABILITY_METRICS.items():
+        out += _lines(name, "counter", help_, rows[kind] or [({}, 0.0)])
+    return out

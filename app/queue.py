@@ -70,17 +70,77 @@ def enqueue(conn: redis.Redis, delivery_id: str, spec: JobSpec, pipeline: Any = 
     return job_id
 
 
-def is_transient(exc: BaseException | None) -> bool:
-    """Worth retrying: the network, Redis, GitHub's 5xx and rate limits."""
-    from githubkit.exception import RateLimitExceeded, RequestFailed
+_RATE_LIMIT_WORDS = ("rate limit", "abuse detection")
+FREE_ABANDONS = 5  # a worker killed under a job does not use the job's retries (up to this)
+_ABANDONED = "shipcrew:abandoned:{job}"
+MAX_BACKOFF = 300.0
 
-    if isinstance(exc, RateLimitExceeded | redis.ConnectionError | redis.TimeoutError):
+
+def _response(exc: BaseException) -> httpx.Response | None:
+    """The HTTP answer behind a githubkit error: RequestFailed carries it; a failed token
+    request reaches us as RequestError around httpx's HTTPStatusError."""
+    from githubkit.exception import RequestError, RequestFailed
+
+    if isinstance(exc, RequestFailed):
+        return exc.response.raw_response
+    if isinstance(exc, RequestError) and isinstance(exc.exc, httpx.HTTPStatusError):
+        return exc.exc.response
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response
+    return None
+
+
+def rate_limited(resp: httpx.Response) -> bool:
+    if resp.status_code == 429:
+        return True
+    if resp.status_code != 403:
+        return False
+    if "retry-after" in resp.headers or resp.headers.get("x-ratelimit-remaining") == "0":
+        return True
+    return any(word in resp.text.lower() for word in _RATE_LIMIT_WORDS)
+
+
+def is_transient(exc: BaseException | None) -> bool:
+    """Worth retrying: the network, Redis, a worker that died under the job, GitHub's 5xx
+    and rate limits (primary and secondary), token requests included."""
+    from githubkit.exception import RateLimitExceeded, RequestError
+    from rq.exceptions import AbandonedJobError
+
+    if exc is None:
+        return False
+    if type(exc) is RequestError and isinstance(exc.exc, BaseException):
+        return is_transient(exc.exc)  # a failed token request wraps GitHub's answer
+    if isinstance(exc, RateLimitExceeded | AbandonedJobError | redis.ConnectionError
+                  | redis.TimeoutError):
         return True
     if isinstance(exc, httpx.TransportError | TimeoutError | ConnectionError):
         return True
-    if isinstance(exc, RequestFailed):
-        return exc.response.status_code >= 500 or exc.response.status_code == 429
+    resp = _response(exc)
+    if resp is not None:
+        return resp.status_code >= 500 or rate_limited(resp)
+    if isinstance(exc, RequestError):  # githubkit around a transport error or a timeout
+        return isinstance(exc.exc, httpx.TransportError | TimeoutError | ConnectionError)
     return False
+
+
+def backoff_hint(exc: BaseException | None, now: float) -> float | None:
+    """How long GitHub asked us to wait (`retry-after`, else `x-ratelimit-reset` when the
+    quota is used up), capped; None when it did not say."""
+    from githubkit.exception import RateLimitExceeded, RequestError
+
+    if type(exc) is RequestError and isinstance(exc.exc, BaseException):
+        return backoff_hint(exc.exc, now)
+    if isinstance(exc, RateLimitExceeded) and exc.retry_after.total_seconds() > 0:
+        return min(MAX_BACKOFF, exc.retry_after.total_seconds())
+    resp = _response(exc) if exc is not None else None
+    if resp is None or not rate_limited(resp):
+        return None
+    after, reset = resp.headers.get("retry-after", ""), resp.headers.get("x-ratelimit-reset", "")
+    if after.isdigit():
+        return min(MAX_BACKOFF, float(after))
+    if reset.isdigit() and resp.headers.get("x-ratelimit-remaining") == "0":
+        return min(MAX_BACKOFF, max(1.0, int(reset) - now))
+    return None
 
 
 def _duration(job: Job) -> float:
@@ -93,30 +153,57 @@ def on_job_success(job: Job, connection: redis.Redis, result: Any, *args: Any) -
     record_job(connection, job.func_name, "succeeded", _duration(job))
 
 
-def _close_orphan_check(job: Job, error: str) -> None:
+def _dead_letter(job: Job, connection: redis.Redis, error: str) -> None:
     from app.checks import close_orphan
+    from app.deadletter import record_dead
     from app.github import client_for
 
     try:
+        record_dead(connection, job)
         close_orphan(client_for, job, error)
     except Exception as exc:  # noqa: BLE001 - a callback must never take the worker down
         log.warning("could not close the check run of job %s: %s", job.id, exc)
 
 
-def on_job_failure(
-    job: Job, connection: redis.Redis, typ: Any, value: BaseException | None, tb: Any
-) -> None:
-    """Record every failure; stop retries for errors that will not heal by waiting."""
-    from app.audit import AuditTrail
-    from app.metrics import record_job
+def _plan_retry(job: Job, connection: redis.Redis, value: BaseException | None) -> None:
+    """Adjust the retry RQ is about to make: none for errors that will not heal, a free one
+    for a job whose worker died under it, and GitHub's own wait when it named one."""
+    from rq.exceptions import AbandonedJobError
 
     if not is_transient(value):
         job.retries_left = 0
+        return
+    if isinstance(value, AbandonedJobError) and job.retries_left is not None:
+        key = _ABANDONED.format(job=job.id)
+        with connection.pipeline() as pipe:
+            pipe.incr(key)
+            pipe.expire(key, FAILURE_TTL)
+            count = int(pipe.execute()[0])
+        if count <= FREE_ABANDONS:
+            job.retries_left += 1
+    hint = backoff_hint(value, time.time())
+    if hint is not None and job.retries_left and job.retry_intervals:
+        intervals = list(job.retry_intervals)
+        index = max(len(intervals) - job.retries_left, 0)
+        if index < len(intervals):
+            intervals[index] = max(intervals[index], int(hint) + 1)
+            job.retry_intervals = intervals
+
+
+def on_job_failure(
+    job: Job, connection: redis.Redis, typ: Any, value: BaseException | None, tb: Any
+) -> None:
+    """Record every failure; stop retries for errors that will not heal by waiting; a job
+    out of retries becomes a dead letter (a failed check run with a Retry button)."""
+    from app.audit import AuditTrail
+    from app.metrics import record_job
+
+    _plan_retry(job, connection, value)
     final = not job.should_retry
     record_job(connection, job.func_name, "failed" if final else "retried", _duration(job))
     error = f"{type(value).__name__}: {value}"[:2000]
     if final:
-        _close_orphan_check(job, error)
+        _dead_letter(job, connection, error)
     AuditTrail(connection).record(
         "job_failed",
         job=job.id,

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     status_token: SecretStr | None = None  # the status page off loopback (app/web)
     openai_base_url: str | None = None
     openai_model: str | None = None
+    # how often the leader reads GitHub's delivery log for webhooks that never got through
+    delivery_recovery_interval: float = Field(default=60.0, gt=0)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -1,19 +1,45 @@
-"""Worker processes: RQ workers listening to the queues in urgency order."""
+"""Worker processes: RQ workers listening to the queues in urgency order.
+
+A worker outlives Redis restarts (it reconnects instead of exiting) and runs the maintenance
+thread (app.maintenance): liveness, and when elected, scheduling, reaping and recovery.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+
+import redis
 from rq import SimpleWorker, Worker
 
 from app.main import redis_from_url
+from app.maintenance import Maintenance, mark_alive
 from app.queue import QUEUE_ORDER, queues
 
+log = logging.getLogger(__name__)
 # Measured with bench/worker.py (see README): a fork per job costs more than the jobs' own
 # work for short jobs, so the default is the non-forking worker. --fork isolates each job.
 DEFAULT_FORK = False
+RECONNECT_WAIT = 1.0
+
+
+def _periodic(interval: float) -> Callable[[redis.Redis, float], None]:
+    from app import recovery
+
+    first = [True]
+
+    def run(conn: redis.Redis, now: float) -> None:
+        recovery.schedule(conn, now, interval, force=first[0])  # catch up once on taking over
+        first[0] = False
+
+    return run
 
 
 def run_worker(redis_url: str, names: list[str] | None = None, *, burst: bool = False,
-               fork: bool | None = None) -> int:
+               fork: bool | None = None, recovery_interval: float | None = None) -> int:
     conn = redis_from_url(redis_url)
     selected = queues(conn) if not names else [
         q for q in queues(conn) if q.name in names or q.name.removeprefix("shipcrew-") in names
@@ -22,7 +48,29 @@ def run_worker(redis_url: str, names: list[str] | None = None, *, burst: bool = 
         known = ", ".join(q.value for q in QUEUE_ORDER)
         raise SystemExit(f"shipcrew worker: no such queue in {names}; known: {known}")
     cls = Worker if (DEFAULT_FORK if fork is None else fork) else SimpleWorker
-    worker = cls(selected, connection=conn)
-    # The scheduler runs jobs enqueued for later (retries with backoff, gate re-checks).
-    worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
-    return 0
+    me = f"{socket.gethostname()}:{os.getpid()}"
+    periodic = _periodic(recovery_interval) if recovery_interval else None
+    maintenance = Maintenance(lambda: redis_from_url(redis_url), me, periodic)
+    if burst:
+        from app.maintenance import enqueue_due
+
+        enqueue_due(conn, time.time())
+    else:
+        maintenance.start()
+    try:
+        worker = None
+        while True:
+            try:
+                worker = cls(selected, connection=conn)
+                maintenance.names = {worker.name}
+                mark_alive(conn, maintenance.names)
+                # RQ's own scheduler is replaced by the leader's (app.maintenance).
+                worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
+                return 0
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                if getattr(worker, "_stop_requested", False):
+                    return 0
+                log.warning("redis unavailable (%s); reconnecting", exc)
+                time.sleep(RECONNECT_WAIT)
+    finally:
+        maintenance.stop()

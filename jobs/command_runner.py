@@ -17,7 +17,7 @@ from typing import Any
 
 import redis
 
-from app import comments
+from app import checks, comments, deadletter
 from app.command_parser import (
     TEAM_COMMANDS,
     Command,
@@ -48,6 +48,7 @@ from jobs.release.rollback import rollback
 from jobs.release.store import GateStore, Push
 
 log = logging.getLogger(__name__)
+REPLY_MARKER = "<!-- shipcrew:reply {comment}:{line} -->"
 STATE_MARKS = {"approved": "✅", "rejected": "❌", "pending": "⏳"}
 
 
@@ -250,12 +251,23 @@ def run_waive(run: Run) -> str:
     return text + _decisions(decided)
 
 
+def run_retry(run: Run) -> str:
+    job_id = deadletter.last_dead(run.ctx.conn, run.ctx.repo, run.pr.number)
+    job = deadletter.retry_job(run.ctx.conn, job_id, repo=run.ctx.repo) if job_id else None
+    if job is None:
+        return "Nothing to retry: no job of this pull request has failed for good."
+    run.ctx.audit.record("retry", repo=run.ctx.repo, number=run.pr.number, who=run.actor,
+                         job=job.id)
+    return f"Retrying `{job.id.rpartition('--')[2]}` (job `{job.id}`) with fresh retries."
+
+
 RUNNERS: dict[CommandName, Callable[[Run], str]] = {
     CommandName.HELP: run_help, CommandName.PLAN: run_plan, CommandName.GENERATE: run_generate,
     CommandName.AUDIT: run_audit, CommandName.EXPLAIN: run_explain,
     CommandName.APPROVE: run_approve, CommandName.DEPLOY: run_deploy,
     CommandName.ROLLBACK: run_rollback, CommandName.WHY: run_why, CommandName.WAIVE: run_waive,
     CommandName.SETUP: run_setup,
+    CommandName.RETRY: run_retry,
 }
 
 
@@ -280,11 +292,13 @@ def _authorized(run: Run) -> str | None:
 def _reply(run: Run, text: str) -> None:
     # A reply that opens with a heading needs its own line, or Markdown shows the hashes.
     sep = "\n\n" if text.startswith("#") else " "
-    body = f"> `{run.command.text.replace('`', '')}`\n\n@{run.actor}{sep}{text}"
+    # The marker lets a retry find a reply its earlier attempt posted but did not record.
+    marker = REPLY_MARKER.format(comment=run.comment_id, line=run.command.line)
+    body = f"> `{run.command.text.replace('`', '')}`\n\n@{run.actor}{sep}{text}\n\n{marker}"
     reply_id = run.store.reply_id(run.comment_id, run.command.line)
     if reply_id is None or not comments.update(run.ctx, reply_id, body):
         run.store.set_reply_id(run.comment_id, run.command.line,
-                               comments.post(run.ctx, run.pr.number, body))
+                               comments.post_once(run.ctx, run.pr.number, marker, body))
 
 
 def run_command(run: Run) -> str:
@@ -342,3 +356,20 @@ def _run_all(ctx: JobContext, store: GateStore, parsed: ParseResult, number: int
         results.append({"command": command.name.value, "reply": text})
     log.info("ran %d command(s) on %s#%s", len(results), ctx.repo, number)
     return {"status": "done", "commands": results}
+
+
+def retry_from_check_run(
+    *, installation_id: int, repo: str, delivery_id: str, check_run_id: int, head_sha: str,
+    identifier: str, requester: str, conn: redis.Redis | None = None,
+    factory: ClientFactory | None = None,
+) -> dict[str, Any]:
+    """The Retry button of a dead letter's check run (GitHub shows buttons only to people
+    with write access): run the job named by the run's external_id again."""
+    with bound_delivery(delivery_id):
+        ctx = job_context(installation_id, repo, delivery_id, conn, factory)
+        run = ctx.gh.rest.checks.get(ctx.owner, ctx.name, check_run_id).parsed_data
+        job_id = checks.job_of(str(run.external_id or ""))
+        job = deadletter.retry_job(ctx.conn, job_id, repo=repo) if job_id else None
+        ctx.audit.record("retry", repo=repo, head_sha=head_sha, who=requester,
+                         job=job.id if job else None, check_run_id=check_run_id)
+        return {"status": "requeued" if job else "nothing to retry", "job": job_id}

@@ -253,7 +253,7 @@ def _apply(ctx: JobContext, run: Any, head_sha: str, requester: str) -> dict[str
     if level not in WRITE_PERMISSIONS and permission.permission not in WRITE_PERMISSIONS:
         return {"status": "refused", "reason": f"@{requester} asked to apply fixes but has "
                 f"`{permission.permission}` permission; applying fixes needs write access."}
-    external = str(run.external_id or "")
+    external = str(run.external_id or "").partition(";")[0]  # "pr:N;job=..." (app.checks)
     number = int(external[3:]) if external.startswith("pr:") else _pull_for(ctx, head_sha)
     pr = ctx.current_pull(number, head_sha, "apply-fixes") if number else None
     if pr is None:

@@ -220,7 +220,7 @@ def generate_for_pull_request(
     `audit_after`: then enqueue the audit of the head it leaves (jobs.planner)."""
     with bound_delivery(delivery_id):
         ctx = job_context(installation_id, repo, delivery_id, conn, factory, handed)
-        if (pr := ctx.current_pull(number, head_sha, "generate")) is None:
+        if (pr := ctx.current_pull(number, head_sha, "generate", child_ok=True)) is None:
             if (queued := checks.opened_for_job()) is not None:  # the planner's queued run
                 checks.publish(ctx.gh, ctx.owner, ctx.name, name=CHECK_NAME,
                                head_sha=head_sha, conclusion="skipped",

@@ -181,11 +181,12 @@ COMMAND_TEXT = {
     CommandName.ROLLBACK: "/crew rollback production",
     CommandName.WHY: "/crew why", CommandName.WAIVE: "/crew waive GHA001 upstream bug",
     CommandName.SETUP: "/crew setup",
+    CommandName.RETRY: "/crew retry",
 }
 EXPECTED_MINIMUM = {
     "help": "read", "why": "read", "explain": "read", "plan": "read", "generate": "write",
     "audit": "write", "approve": "maintain", "deploy": "maintain", "rollback": "maintain",
-    "waive": "maintain", "setup": "admin",
+    "waive": "maintain", "setup": "admin", "retry": "write",
 }
 
 

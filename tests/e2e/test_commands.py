@@ -47,6 +47,8 @@ def test_reaction_and_one_reply_per_command_updated_in_place(crew: Crew, monkeyp
     assert "**Risk tier: high**" in plan and "migrations/0002.sql is a database migration" in plan
     assert "**production** requires:" in plan and "1 approval(s) with `/crew approve`" in plan
     assert "working on" not in plan
+    refusal, marker = refusal.rsplit("\n\n", 1)
+    assert marker == f"<!-- shipcrew:reply {cid}:3 -->"  # how a retry finds its reply
     assert refusal == ("> `/crew deploy staging`\n\n@bob 🚫 refused: `deploy` needs maintain "
                        "permission or membership in commands.approver_teams (default matrix); "
                        "@bob has read")

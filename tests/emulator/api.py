@@ -96,6 +96,8 @@ def error_response(
 def _fault(rt: Runtime) -> Response | None:
     f = rt.store.faults
     f.used += 1
+    if f.lifts_at is not None and time.time() >= f.lifts_at:  # the reset came: quota refilled
+        f.rate_limit_after, f.lifts_at, f.used = None, None, 1
     if f.rate_limit_after is not None and f.used > f.rate_limit_after:
         return error_response(403, "API rate limit exceeded for installation.")
     secondary = f.secondary_rate_limit

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any
 
 from tests.emulator import render
@@ -157,6 +158,9 @@ def set_faults(rt: Runtime, p: dict, body: dict) -> tuple[int, Any]:
         secondary_status=int(body.get("secondary_status") or 403),
         latency_ms=int(body.get("latency_ms") or 0),
     )
+    if body.get("rate_limit_reset_in") is not None:  # when X-RateLimit-Reset says it lifts
+        rt.store.faults.reset_at = int(time.time() + float(body["rate_limit_reset_in"]))
+        rt.store.faults.lifts_at = rt.store.faults.reset_at
     rt.rng.seed(body.get("seed", 0))
     return 200, {k: getattr(rt.store.faults, k) for k in
                  ("error_rate", "rate_limit_after", "secondary_rate_limit",

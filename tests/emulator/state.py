@@ -166,6 +166,7 @@ class Faults:
     latency_ms: int = 0
     used: int = 0
     reset_at: int = 0
+    lifts_at: float | None = None  # with rate_limit_reset_in: the quota refills then
 
 
 class Store:
