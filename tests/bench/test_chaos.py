@@ -41,8 +41,17 @@ needs_redis = pytest.mark.skipif(shutil.which("redis-server") is None,
                                  reason="needs redis-server")
 
 
+# A chaos run is up to --seconds of faults plus --settle (about 2 minutes): more than the
+# suite's default timeout. Sockets of the killed processes' peers may be collected late.
+chaos_run = pytest.mark.timeout(300)
+quiet_sockets = pytest.mark.filterwarnings("ignore::ResourceWarning",
+                                           "ignore::pytest.PytestUnraisableExceptionWarning")
+
+
 @pytest.mark.slow
 @needs_redis
+@chaos_run
+@quiet_sockets
 def test_a_small_dose_of_every_fault_loses_and_repeats_nothing(capsys) -> None:
     code = chaos.main(["--seed", "3", "--faults", "all", "--seconds", "35", "--repos", "4",
                        "--events", "28", "--settle", "90"])
@@ -53,6 +62,8 @@ def test_a_small_dose_of_every_fault_loses_and_repeats_nothing(capsys) -> None:
 
 @pytest.mark.slow
 @needs_redis
+@chaos_run
+@quiet_sockets
 def test_a_verdict_posted_twice_is_counted_as_duplicated(capsys) -> None:
     code = chaos.main(["--seed", "4", "--faults", "none", "--seconds", "8", "--repos", "2",
                        "--events", "4", "--settle", "40", "--break", "double-verdict"])
