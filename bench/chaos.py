@@ -235,6 +235,7 @@ def chaos(stack: Stack, rng: random.Random, kinds: set[str], seconds: float,
         stack.revive_workers()
         time.sleep(0.5)
     emu.post("/faults", json={})
+    emu.close()
     stack.revive_workers()
 
 
@@ -246,6 +247,7 @@ def settle(driver: Driver, stack: Stack, seconds: float) -> tuple[Tally, float]:
         queued = sum(int(conn.llen(f"rq:queue:shipcrew-{q}")) for q in ("urgent", "default", "low"))
         waited = time.monotonic() - t0
         if (not tally.lost and not tally.stuck and not queued) or waited > seconds:
+            conn.close()
             return tally, waited
         stack.revive_workers()
         time.sleep(5)
@@ -278,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             monkey.join()
         tally, waited = settle(driver, stack, args.settle)
+        driver.http.close()
     finally:
         stack.stop()
     kills = sum("SIGKILL" in line for line in log)
