@@ -8,18 +8,17 @@ charts, PR metadata) for the rules that need more than one file.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
-from app import POLICIES_DIR
-from app.config import CONFIG_PATH, ConfigError, PoliciesConfig, parse_config
+from app import CONFIG_PATH, POLICIES_DIR
 from app.files import Files, read_tree
 from app.findings import Finding, Fix, Mode, Severity, Verdict, verdict_of
 from jobs.auditor import inputs
@@ -27,15 +26,19 @@ from jobs.auditor.engine import PolicyError, PolicySet, RawResult, TimedOut
 from jobs.auditor.inputs import Document
 from jobs.auditor.inputs.secret_scan import secret_candidates
 
+if TYPE_CHECKING:  # the config's pydantic models load only when a repo has a config
+    from app.config import ConfigError, PoliciesConfig
+
 INPUT_RULES = ("INPUT", "POLICY", "CONFIG")
 
 
-class AuditResult(BaseModel):
+@dataclass(kw_only=True)
+class AuditResult:
     findings: list[Finding]
     verdict: Verdict
-    notes: list[str] = []  # what was not evaluated, and why
-    excluded: list[str] = []  # findings the config dropped, counted, and why
-    timings: dict[str, float] = {}
+    notes: list[str] = field(default_factory=list)  # what was not evaluated, and why
+    excluded: list[str] = field(default_factory=list)  # what the config dropped, counted, why
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Finding]:
@@ -158,18 +161,27 @@ def matches(path: str, patterns: list[str]) -> str | None:
     return next((p for p in patterns if _glob(p).fullmatch(path)), None)
 
 
-def _configure(findings: list[Finding], config: PoliciesConfig,
+# What `PoliciesConfig()` holds, for a repository without a config (no pydantic model built);
+# tests hold the two to each other.
+DEFAULT_MODE, DEFAULT_LEGACY = "enforce", "report"
+
+
+def _configure(findings: list[Finding], config: PoliciesConfig | None,
                changed: dict[str, set[int]] | None) -> tuple[list[Finding], list[str]]:
     """Findings with the config's modes and severities; and what it dropped, counted."""
+    exclude = config.exclude if config else []
+    rules = config.rules if config else {}
+    default_mode = config.mode if config else DEFAULT_MODE
+    legacy = config.legacy if config else DEFAULT_LEGACY
     out = []
     dropped: dict[str, int] = {}
     for f in findings:
-        glob = matches(f.path, config.exclude) if f.path else None
+        glob = matches(f.path, exclude) if f.path and exclude else None
         if glob is not None:
             key = f"{f.rule} in `{f.path}` (policies.exclude `{glob}`)"
             dropped[key] = dropped.get(key, 0) + 1
             continue
-        override = config.rules.get(f.rule)
+        override = rules.get(f.rule)
         if override and override.paths is not None and not (
                 f.path and matches(f.path, override.paths)):
             override = None  # a scoped override: not for this file
@@ -179,11 +191,11 @@ def _configure(findings: list[Finding], config: PoliciesConfig,
             key = f"{f.rule} in `{f.path or 'the change'}` ({scope})"
             dropped[key] = dropped.get(key, 0) + 1
             continue
-        mode = override.mode if override and override.mode else config.mode
-        if changed is not None and f.path not in changed and config.legacy == "report":
+        mode = override.mode if override and override.mode else default_mode
+        if changed is not None and f.path not in changed and legacy == "report":
             mode = "audit"  # legacy: an untouched file is reported, not blocking
         severity = override.severity if override and override.severity else f.severity
-        out.append(f.model_copy(update={"mode": Mode(mode), "severity": Severity(severity)}))
+        out.append(dataclasses.replace(f, mode=Mode(mode), severity=Severity(severity)))
     return out, [f"{key}: {n} finding(s)" for key, n in sorted(dropped.items())]
 
 
@@ -191,8 +203,8 @@ def audit_files(files: Files, *, policy_dirs: list[Path] | None = None,
                 config: PoliciesConfig | None = None,
                 changed: dict[str, set[int]] | None = None,
                 metadata: dict[str, Any] | None = None) -> AuditResult:
-    """Audit a repo snapshot. `changed`: added lines per file (None: all lines, offline)."""
-    config = config or PoliciesConfig()
+    """Audit a repo snapshot. `changed`: added lines per file (None: all lines, offline;
+    `config` None: the defaults of a repository without a config)."""
     started = time.perf_counter()
     try:
         policies = load_policies([POLICIES_DIR, *(policy_dirs or [])])
@@ -243,7 +255,7 @@ def with_config_error(result: AuditResult, error: ConfigError) -> AuditResult:
         recourse=f"Fix `{CONFIG_PATH}` on the default branch "
         "then re-run this check.")
     findings = [finding, *result.findings]
-    return result.model_copy(update={"findings": findings, "verdict": verdict_of(findings)})
+    return dataclasses.replace(result, findings=findings, verdict=verdict_of(findings))
 
 
 def _documents(files: Files, changed: dict[str, set[int]] | None,
@@ -310,17 +322,22 @@ def cli_audit(path: Path, fmt: str, policy_dirs: list[Path]) -> int:
             print(f"shipcrew audit: {path}: not a text file", file=sys.stderr)
             return 2
         files, base = {path.name if path.is_absolute() else path.as_posix(): text}, Path(".")
-    config = parse_config(files.get(CONFIG_PATH))
-    if isinstance(config, ConfigError):
-        print(f"shipcrew audit: invalid config:\n{config.summary()}", file=sys.stderr)
-        return 2
-    dirs = [*policy_dirs, *(base / d for d in config.policies.dirs)]
+    config = None
+    if CONFIG_PATH in files:  # pydantic and the config models load only for a repo with one
+        from app.config import ConfigError, parse_config
+
+        parsed = parse_config(files[CONFIG_PATH])
+        if isinstance(parsed, ConfigError):
+            print(f"shipcrew audit: invalid config:\n{parsed.summary()}", file=sys.stderr)
+            return 2
+        config = parsed.policies
+    dirs = [*policy_dirs, *(base / d for d in (config.dirs if config else []))]
     try:
         load_policies([POLICIES_DIR, *dirs])
     except PolicyError as exc:
         print(f"shipcrew audit: {exc}", file=sys.stderr)
         return 2
-    result = audit_files(files, policy_dirs=dirs, config=config.policies)
+    result = audit_files(files, policy_dirs=dirs, config=config)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     for line in result.excluded:
