@@ -8,7 +8,9 @@ A chart from a pull request is a program: `{{ range until 100000000 }}` in 130 b
 Helm's Go renderer past 1.5 GB in seconds. So Helm runs in a child process (`python -m
 app.helm`) with an address-space limit, a CPU-time limit, a wall-clock timeout and a cap on
 the size of what it writes back; going over any of them is a `ChartError` that says which,
-and the worker that asked is untouched.
+and the worker that asked is untouched. The child starts without `site` (its import path is
+passed on instead) and imports only what rendering needs; `start_render` lets the caller do
+other work while it renders.
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from app import ROOT
 from app.files import Files, write_tree
+
+if TYPE_CHECKING:
+    import yaml
 
 HELM_MEMORY = 1024 * 1024 * 1024  # private writable memory of the child (Python, Go, chart)
 HELM_CPU_SECONDS = 20
@@ -40,7 +43,6 @@ HELM_OUTPUT = 32 * 1024 * 1024  # bytes of rendered output
 _LOCATION = re.compile(r"(?:[\w.-]+/)?((?:templates|charts)/[\w./-]+?|Chart\.yaml|values\.yaml)"
                        r":(\d+)")
 _YAML_SUFFIXES = (".yaml", ".yml", ".json")
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: same data, ~10x faster
 
 
 class ChartError(Exception):
@@ -73,12 +75,9 @@ def _limit() -> None:  # runs in the child between fork and exec
     resource.setrlimit(resource.RLIMIT_CPU, (HELM_CPU_SECONDS, HELM_CPU_SECONDS + 1))
 
 
-def _collect(proc: subprocess.Popen[bytes], request: bytes) -> tuple[bytes, bytes]:
-    """stdout (at most HELM_OUTPUT + 1 bytes) and stderr's tail, within HELM_TIMEOUT."""
-    assert proc.stdin and proc.stdout and proc.stderr
-    deadline = time.monotonic() + HELM_TIMEOUT
-    proc.stdin.write(request)  # the child reads all of it before it writes anything
-    proc.stdin.close()
+def _collect(proc: subprocess.Popen[bytes], deadline: float) -> tuple[bytes, bytes]:
+    """stdout (at most HELM_OUTPUT + 1 bytes) and stderr's tail, before `deadline`."""
+    assert proc.stdout and proc.stderr
     out, err = bytearray(), bytearray()
     with selectors.DefaultSelector() as sel:
         sel.register(proc.stdout, selectors.EVENT_READ, out)
@@ -98,41 +97,80 @@ def _collect(proc: subprocess.Popen[bytes], request: bytes) -> tuple[bytes, byte
     return bytes(out), bytes(err)
 
 
-def _isolated(op: str, **request: Any) -> Any:
-    """Run `op` in a limited child process; its result, or ChartError."""
-    with subprocess.Popen([sys.executable, "-m", "app.helm", op], stdin=subprocess.PIPE,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_limit,
-                          cwd=ROOT) as proc:
+def _child_env() -> dict[str, str]:
+    # `python -S` skips site (.pth files, the editable-install finder: ~80 ms per start) and
+    # finds helm_python and this package on the import path of the process that asked.
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+
+
+class Isolated:
+    """`op` running in a limited child process; `result()` waits for it (or ChartError)."""
+
+    def __init__(self, op: str, **request: Any) -> None:
+        with tempfile.TemporaryFile() as stdin:  # the request never blocks the caller
+            stdin.write(json.dumps(request).encode())
+            stdin.seek(0)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-S", "-m", "app.helm", op], stdin=stdin,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_limit, cwd=ROOT,
+                env=_child_env())
+        self.deadline = time.monotonic() + HELM_TIMEOUT
+
+    def result(self) -> Any:
         try:
-            data, err = _collect(proc, json.dumps(request).encode())
-            rc = proc.wait(timeout=HELM_TIMEOUT)
+            data, err = _collect(self.proc, self.deadline)
+            rc = self.proc.wait(timeout=max(0.1, self.deadline - time.monotonic()))
         finally:
-            if proc.poll() is None:
-                proc.kill()
-    if rc != 0 or not data:
-        if rc in (-signal.SIGKILL, -signal.SIGXCPU):
-            raise ChartError(f"rendering used over {HELM_CPU_SECONDS} s of CPU")
-        text = err.decode(errors="replace")
-        why = next((line for line in text.splitlines() if "fatal error" in line
-                    or "out of memory" in line or "Error" in line), text[:200])
-        raise ChartError(f"rendering used over {HELM_MEMORY >> 20} MB of memory or failed "
-                         f"(exit {rc}): {why.strip()}")
-    reply = json.loads(data)
-    if "error" in reply:
-        e = reply["error"]
-        raise ChartError(e["message"], e.get("path"), e.get("line"))
-    return reply["ok"]
+            self.close()
+        if rc != 0 or not data:
+            if rc in (-signal.SIGKILL, -signal.SIGXCPU):
+                raise ChartError(f"rendering used over {HELM_CPU_SECONDS} s of CPU")
+            text = err.decode(errors="replace")
+            why = next((line for line in text.splitlines() if "fatal error" in line
+                        or "out of memory" in line or "Error" in line), text[:200])
+            raise ChartError(f"rendering used over {HELM_MEMORY >> 20} MB of memory or failed "
+                             f"(exit {rc}): {why.strip()}")
+        reply = json.loads(data)
+        if "error" in reply:
+            e = reply["error"]
+            raise ChartError(e["message"], e.get("path"), e.get("line"))
+        return reply["ok"]
+
+    def close(self) -> None:
+        """Stop the child if it still runs (idempotent)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream:
+                stream.close()
+        self.proc.wait()
+
+
+class PendingRender(Isolated):
+    def __init__(self, chart: Files, release: str = "release",
+                 values: dict[str, Any] | None = None, namespace: str = "default") -> None:
+        super().__init__("render", chart=chart, release=release, values=values,
+                         namespace=namespace)
+
+    def result(self) -> dict[str, str]:
+        """Template path (relative to the chart root) -> rendered text."""
+        out: dict[str, str] = super().result()
+        for path, text in out.items():
+            if path.endswith(_YAML_SUFFIXES):
+                manifests(text, path)
+        return out
+
+
+def start_render(chart: Files, release: str = "release", values: dict[str, Any] | None = None,
+                 namespace: str = "default") -> PendingRender:
+    """`render_chart`, started: the chart renders while the caller goes on."""
+    return PendingRender(chart, release, values, namespace)
 
 
 def render_chart(chart: Files, release: str = "release", values: dict[str, Any] | None = None,
                  namespace: str = "default") -> dict[str, str]:
     """Template path (relative to the chart root) -> rendered text, like `helm template`."""
-    out: dict[str, str] = _isolated("render", chart=chart, release=release, values=values,
-                                    namespace=namespace)
-    for path, text in out.items():
-        if path.endswith(_YAML_SUFFIXES):
-            manifests(text, path)
-    return out
+    return start_render(chart, release, values, namespace).result()
 
 
 def _render(chart: Files, release: str, values: dict[str, Any] | None,
@@ -151,10 +189,17 @@ def _render(chart: Files, release: str, values: dict[str, Any] | None,
     return {path.removeprefix(prefix): text for path, text in sorted(rendered.items())}
 
 
+def _yaml() -> tuple[Any, type[yaml.SafeLoader]]:
+    import yaml  # not in the child process, which never parses YAML
+
+    return yaml, getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster
+
+
 def manifests(text: str, path: str = "manifest") -> list[dict[str, Any]]:
     """Every non-empty YAML document of a rendered template; ChartError when not YAML."""
+    yaml, loader = _yaml()
     try:
-        docs = list(yaml.load_all(text, Loader=_SAFE_LOADER))
+        docs = list(yaml.load_all(text, Loader=loader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ChartError(f"rendered output is not YAML: {getattr(exc, 'problem', exc)}",
@@ -172,8 +217,8 @@ def manifests(text: str, path: str = "manifest") -> list[dict[str, Any]]:
 def lint_chart(chart: Files, values: dict[str, Any] | None = None,
                kube_version: str | None = None) -> list[dict[str, Any]]:
     """Helm's linter (strict): [{"severity": info|warning|error, "path", "message"}]."""
-    found: list[dict[str, Any]] = _isolated("lint", chart=chart, values=values,
-                                            kube_version=kube_version)
+    found: list[dict[str, Any]] = Isolated("lint", chart=chart, values=values,
+                                           kube_version=kube_version).result()
     return found
 
 

@@ -58,24 +58,46 @@ def load_policies(dirs: list[Path]) -> PolicySet:
     return _compiled(resolved, stamp)
 
 
-def _chart_renderer() -> Callable[..., dict[str, str]] | None:
+def _chart_renderer() -> Callable[..., Any] | None:
+    """`app.helm.start_render`: a chart renders in its own process, `.result()` waits."""
     try:
-        from app.helm import render_chart  # written by the pipeline engineer
+        from app.helm import start_render  # written by the pipeline engineer
     except ImportError:
         return None
-    return render_chart
+    return start_render
 
 
-def chart_documents(files: Files, root: str) -> tuple[list[Document], list[Finding], list[str]]:
-    """The rendered manifests of the chart at `root`, located in its templates."""
-    render = _chart_renderer()
+def _chart_files(files: Files, root: str) -> Files:
+    prefix = f"{root}/" if root else ""
+    return {p[len(prefix):]: t for p, t in files.items() if p.startswith(prefix)}
+
+
+def start_charts(files: Files, roots: list[str]) -> dict[str, Any]:
+    """Start rendering every chart now, so that Helm's processes run while the rest of the
+    snapshot is parsed and the policies compile. A chart that cannot even start is left out
+    (`chart_documents` tries again and reports why). Close each with `.close()`."""
+    start = _chart_renderer()
+    pending: dict[str, Any] = {}
+    for root in roots if start else []:
+        try:
+            pending[root] = start(_chart_files(files, root), release="release")
+        except Exception:  # reported by chart_documents
+            continue
+    return pending
+
+
+def chart_documents(files: Files, root: str, pending: Any = None
+                    ) -> tuple[list[Document], list[Finding], list[str]]:
+    """The rendered manifests of the chart at `root` (`pending`: its render, if started),
+    located in its templates."""
+    start = _chart_renderer()
     chart_file = f"{root}/Chart.yaml" if root else "Chart.yaml"
-    if render is None:
+    if start is None:
         return [], [], [f"{chart_file}: Helm chart not evaluated (no renderer available)"]
     prefix = f"{root}/" if root else ""
-    chart_files = {p[len(prefix):]: t for p, t in files.items() if p.startswith(prefix)}
+    chart_files = _chart_files(files, root)
     try:
-        rendered = render(chart_files, release="release")
+        rendered = (pending or start(chart_files, release="release")).result()
     except Exception as exc:  # the renderer is an edge (helm): report, never crash
         message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
         where = getattr(exc, "path", None)
@@ -206,6 +228,19 @@ def audit_files(files: Files, *, policy_dirs: list[Path] | None = None,
     """Audit a repo snapshot. `changed`: added lines per file (None: all lines, offline;
     `config` None: the defaults of a repository without a config)."""
     started = time.perf_counter()
+    roots = inputs.chart_roots(files)
+    pending = start_charts(files, roots)  # Helm renders while policies compile, files parse
+    try:
+        return _audit(files, roots, pending, started, policy_dirs, config, changed, metadata)
+    finally:
+        for render in pending.values():
+            render.close()
+
+
+def _audit(files: Files, roots: list[str], pending: dict[str, Any], started: float,
+           policy_dirs: list[Path] | None, config: PoliciesConfig | None,
+           changed: dict[str, set[int]] | None, metadata: dict[str, Any] | None
+           ) -> AuditResult:
     try:
         policies = load_policies([POLICIES_DIR, *(policy_dirs or [])])
     except PolicyError as exc:
@@ -218,8 +253,7 @@ def audit_files(files: Files, *, policy_dirs: list[Path] | None = None,
     findings: list[Finding] = []
     notes: list[str] = []
     marks: dict[str, float] = {}
-    # Parsing feeds evaluation as it goes (policy threads run while the next file is parsed).
-    produced = _documents(files, changed, metadata, docs, findings, notes, marks)
+    produced = _documents(files, roots, pending, changed, metadata, docs, findings, notes, marks)
     outcomes = policies.evaluate_many(d.input for d in produced)
     for doc, raws in zip(docs, outcomes, strict=True):
         if isinstance(raws, TimedOut):
@@ -258,15 +292,24 @@ def with_config_error(result: AuditResult, error: ConfigError) -> AuditResult:
     return dataclasses.replace(result, findings=findings, verdict=verdict_of(findings))
 
 
-def _documents(files: Files, changed: dict[str, set[int]] | None,
-               metadata: dict[str, Any] | None, docs: list[Document], findings: list[Finding],
-               notes: list[str], marks: dict[str, float]) -> Iterator[Document]:
+def _documents(files: Files, roots: list[str], pending: dict[str, Any],
+               changed: dict[str, set[int]] | None, metadata: dict[str, Any] | None,
+               docs: list[Document], findings: list[Finding], notes: list[str],
+               marks: dict[str, float]) -> Iterator[Document]:
     """Every policy input of the snapshot, appended to `docs` as it is yielded; parse errors
-    go to `findings`, files not evaluated to `notes`, and the end of parsing to `marks`."""
-    roots = inputs.chart_roots(files)
+    go to `findings`, files not evaluated to `notes`, and the end of parsing to `marks`.
+    Files outside charts come first: the charts (`pending`) render meanwhile."""
+    for path in sorted(files):
+        if inputs.in_chart(path, roots) is not None:
+            continue
+        found, errors = inputs.parse_file(path, files[path])
+        findings += errors
+        for doc in found:
+            docs.append(doc)
+            yield doc
     charts: list[dict[str, Any]] = []
     for root in roots:
-        chart_docs, errors, chart_notes = chart_documents(files, root)
+        chart_docs, errors, chart_notes = chart_documents(files, root, pending.get(root))
         findings += errors
         notes += chart_notes
         kinds = sorted({d.input["kind"] for d in chart_docs})
@@ -277,14 +320,6 @@ def _documents(files: Files, changed: dict[str, set[int]] | None,
                                  if d.input["kind"] in inputs.WORKLOAD_KINDS}),
         })
         for doc in chart_docs:
-            docs.append(doc)
-            yield doc
-    for path in sorted(files):
-        if inputs.in_chart(path, roots) is not None:
-            continue
-        found, errors = inputs.parse_file(path, files[path])
-        findings += errors
-        for doc in found:
             docs.append(doc)
             yield doc
     marks["parsed"] = time.perf_counter()
