@@ -140,7 +140,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from jobs.auditor.core import cli_audit
+    from jobs.auditor.cli import cli_audit
 
     return cli_audit(args.path, args.format, args.policy or [])
 

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app import CONFIG_PATH, POLICIES_DIR
-from app.files import Files, read_tree
+from app.files import Files
 from app.findings import Finding, Fix, Mode, Severity, Verdict, verdict_of
-from jobs.auditor import inputs
+from jobs.auditor import charts, inputs
 from jobs.auditor.engine import PolicyError, PolicySet, RawResult, TimedOut
 from jobs.auditor.inputs import Document
 from jobs.auditor.inputs.secret_scan import secret_candidates
@@ -58,44 +57,16 @@ def load_policies(dirs: list[Path]) -> PolicySet:
     return _compiled(resolved, stamp)
 
 
-def _chart_renderer() -> Callable[..., Any] | None:
-    """`app.helm.start_render`: a chart renders in its own process, `.result()` waits."""
-    try:
-        from app.helm import start_render  # written by the pipeline engineer
-    except ImportError:
-        return None
-    return start_render
-
-
-def _chart_files(files: Files, root: str) -> Files:
-    prefix = f"{root}/" if root else ""
-    return {p[len(prefix):]: t for p, t in files.items() if p.startswith(prefix)}
-
-
-def start_charts(files: Files, roots: list[str]) -> dict[str, Any]:
-    """Start rendering every chart now, so that Helm's processes run while the rest of the
-    snapshot is parsed and the policies compile. A chart that cannot even start is left out
-    (`chart_documents` tries again and reports why). Close each with `.close()`."""
-    start = _chart_renderer()
-    pending: dict[str, Any] = {}
-    for root in roots if start else []:
-        try:
-            pending[root] = start(_chart_files(files, root), release="release")
-        except Exception:  # reported by chart_documents
-            continue
-    return pending
-
-
 def chart_documents(files: Files, root: str, pending: Any = None
                     ) -> tuple[list[Document], list[Finding], list[str]]:
     """The rendered manifests of the chart at `root` (`pending`: its render, if started),
     located in its templates."""
-    start = _chart_renderer()
+    start = charts.renderer()
     chart_file = f"{root}/Chart.yaml" if root else "Chart.yaml"
     if start is None:
         return [], [], [f"{chart_file}: Helm chart not evaluated (no renderer available)"]
     prefix = f"{root}/" if root else ""
-    chart_files = _chart_files(files, root)
+    chart_files = charts.chart_files(files, root)
     try:
         rendered = (pending or start(chart_files, release="release")).result()
     except Exception as exc:  # the renderer is an edge (helm): report, never crash
@@ -224,17 +195,19 @@ def _configure(findings: list[Finding], config: PoliciesConfig | None,
 def audit_files(files: Files, *, policy_dirs: list[Path] | None = None,
                 config: PoliciesConfig | None = None,
                 changed: dict[str, set[int]] | None = None,
-                metadata: dict[str, Any] | None = None) -> AuditResult:
+                metadata: dict[str, Any] | None = None,
+                renders: dict[str, Any] | None = None) -> AuditResult:
     """Audit a repo snapshot. `changed`: added lines per file (None: all lines, offline;
-    `config` None: the defaults of a repository without a config)."""
+    `config` None: the defaults of a repository without a config); `renders`: the charts'
+    renders if already started (`charts.start_charts`; closed here)."""
     started = time.perf_counter()
-    roots = inputs.chart_roots(files)
-    pending = start_charts(files, roots)  # Helm renders while policies compile, files parse
+    roots = charts.chart_roots(files)
+    # Helm renders while the policies compile and the other files are parsed.
+    pending = charts.start_charts(files, roots) if renders is None else renders
     try:
         return _audit(files, roots, pending, started, policy_dirs, config, changed, metadata)
     finally:
-        for render in pending.values():
-            render.close()
+        charts.close(pending)
 
 
 def _audit(files: Files, roots: list[str], pending: dict[str, Any], started: float,
@@ -300,20 +273,20 @@ def _documents(files: Files, roots: list[str], pending: dict[str, Any],
     go to `findings`, files not evaluated to `notes`, and the end of parsing to `marks`.
     Files outside charts come first: the charts (`pending`) render meanwhile."""
     for path in sorted(files):
-        if inputs.in_chart(path, roots) is not None:
+        if charts.in_chart(path, roots) is not None:
             continue
         found, errors = inputs.parse_file(path, files[path])
         findings += errors
         for doc in found:
             docs.append(doc)
             yield doc
-    charts: list[dict[str, Any]] = []
+    chart_inputs: list[dict[str, Any]] = []
     for root in roots:
         chart_docs, errors, chart_notes = chart_documents(files, root, pending.get(root))
         findings += errors
         notes += chart_notes
         kinds = sorted({d.input["kind"] for d in chart_docs})
-        charts.append({
+        chart_inputs.append({
             "name": root or ".", "chart_file": f"{root}/Chart.yaml" if root else "Chart.yaml",
             "kinds": kinds, "evaluated": not chart_notes,
             "workloads": sorted({d.input["kind"] for d in chart_docs
@@ -327,7 +300,7 @@ def _documents(files: Files, roots: list[str], pending: dict[str, Any],
         "shipcrew": "change", "metadata": metadata or {},
         "files": sorted(files if changed is None else changed),
         "secrets": secret_candidates(files, changed),
-        "charts": [c for c in charts if c["evaluated"]],
+        "charts": [c for c in chart_inputs if c["evaluated"]],
     }
     docs.append(Document("", "change", change))
     yield docs[-1]
@@ -335,56 +308,3 @@ def _documents(files: Files, roots: list[str], pending: dict[str, Any],
 
 def _order(f: Finding) -> tuple[str, int, str]:
     return (f.path, f.line or 0, f.rule)
-
-
-def cli_audit(path: Path, fmt: str, policy_dirs: list[Path]) -> int:
-    """`shipcrew audit PATH`: 0 pass/review, 1 fail, 2 usage or input error."""
-    from jobs.auditor.report import FORMATS, render
-
-    if fmt not in FORMATS:
-        print(f"shipcrew audit: unknown format {fmt!r} (use {', '.join(FORMATS)})",
-              file=sys.stderr)
-        return 2
-    if not path.exists():
-        print(f"shipcrew audit: {path}: no such file or directory", file=sys.stderr)
-        return 2
-    if path.is_dir():
-        files = read_tree(path)
-        base = path
-    else:
-        text = inputs_decode(path)
-        if text is None:
-            print(f"shipcrew audit: {path}: not a text file", file=sys.stderr)
-            return 2
-        files, base = {path.name if path.is_absolute() else path.as_posix(): text}, Path(".")
-    config = None
-    if CONFIG_PATH in files:  # pydantic and the config models load only for a repo with one
-        from app.config import ConfigError, parse_config
-
-        parsed = parse_config(files[CONFIG_PATH])
-        if isinstance(parsed, ConfigError):
-            print(f"shipcrew audit: invalid config:\n{parsed.summary()}", file=sys.stderr)
-            return 2
-        config = parsed.policies
-    dirs = [*policy_dirs, *(base / d for d in (config.dirs if config else []))]
-    try:
-        load_policies([POLICIES_DIR, *dirs])
-    except PolicyError as exc:
-        print(f"shipcrew audit: {exc}", file=sys.stderr)
-        return 2
-    result = audit_files(files, policy_dirs=dirs, config=config)
-    for note in result.notes:
-        print(f"note: {note}", file=sys.stderr)
-    for line in result.excluded:
-        print(f"excluded: {line}", file=sys.stderr)
-    print(render(result.findings, result.verdict, fmt))
-    return 1 if result.verdict is Verdict.FAIL else 0
-
-
-def inputs_decode(path: Path) -> str | None:
-    from app.files import decode
-
-    try:
-        return decode(path.read_bytes())
-    except OSError:
-        return None

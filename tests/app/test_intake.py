@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import redis
 from rq import Queue
 from rq.job import Job
@@ -52,17 +53,21 @@ def test_a_redelivery_writes_nothing(redis_conn: redis.Redis) -> None:
     assert redis_conn.hget("counter", "n") == b"1"
 
 
-def test_one_round_trip_per_delivery(redis_conn: redis.Redis) -> None:
+def test_one_round_trip_per_delivery(redis_conn: redis.Redis,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
     intake = Intake(redis_conn)
     intake.submit("warm", [job_args("warm", SPEC)[1]], [])  # loads the script, seeds the shape
     calls: list[tuple] = []
-    original = redis_conn.execute_command
+    pooled = redis_conn.connection_pool.get_connection()
+    redis_conn.connection_pool.release(pooled)  # the warm connection stays the one used
+    connection = type(pooled)
+    original = connection.send_command
 
-    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def counting(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         calls.append(args[:1])
-        return original(*args, **kwargs)
+        return original(self, *args, **kwargs)
 
-    redis_conn.execute_command = counting  # type: ignore[method-assign]
+    monkeypatch.setattr(connection, "send_command", counting)
     _, args = job_args("rt", SPEC)
     intake.submit("rt", [args], [("HINCRBY", "counter", "n", 1)])
     assert calls == [("EVALSHA",)]
