@@ -41,9 +41,14 @@ from bench._load import flat_out  # noqa: E402
 SECRET = "bench-secret"
 PAYLOAD = json.loads((ROOT / "tests/fixtures/webhooks/pull_request/opened-2.json").read_text())
 BODY = json.dumps(PAYLOAD, separators=(",", ":")).encode()
+# Both servers: one uvicorn process each, uvloop + httptools, the same concurrency limit and
+# keep-alive (shipcrew's come from app.server, where its httptools protocol adds header limits).
+UVICORN = "1 worker, loop=uvloop, http=httptools, limit_concurrency=512, keep-alive 5 s"
 SERVERS = {
     "bare HMAC+RPUSH": [sys.executable, "-m", "uvicorn", "bench.bare_endpoint:app",
-                        "--no-access-log", "--log-level", "warning"],
+                        "--no-access-log", "--log-level", "warning", "--workers", "1",
+                        "--loop", "uvloop", "--http", "httptools", "--limit-concurrency", "512",
+                        "--timeout-keep-alive", "5"],
     "shipcrew web": [sys.executable, "-m", "app.cli", "web"],
 }
 # wrk's Lua: one signed body, a unique delivery id per request (thread id + counter).
@@ -129,6 +134,7 @@ def main() -> None:
     ap.add_argument("--connections", default="4,32")
     ap.add_argument("--python", action="store_true", help="use the Python load generator")
     args = ap.parse_args()
+    args.load_before = _load()
     conns = [int(c) for c in args.connections.split(",")]
     use_wrk = shutil.which("wrk") is not None and not args.python
     with tempfile.TemporaryDirectory() as tmp:
@@ -171,6 +177,10 @@ def main() -> None:
     _report(results, conns, args, use_wrk)
 
 
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def _one(use_wrk: bool, url: str, c: int, seconds: float, script: Path) -> Run:
     if use_wrk:
         return run_wrk(url, c, seconds, HEADERS, script)
@@ -182,6 +192,8 @@ def _report(results: dict[tuple[str, int], list[Run]], conns: list[int],
     tool = "wrk -t1" if use_wrk else "Python load generator (measures itself too)"
     print(f"ingress benchmark: {tool}, {args.rounds} alternating rounds x {args.seconds:g} s, "
           f"{os.cpu_count()} cores, {len(BODY):,}-byte pull_request.opened")
+    print(f"uvicorn for both: {UVICORN}; load average before/after: {args.load_before} / "
+          f"{_load()}")
     print(f"{'server':<18}{'conns':>6}{'req/s (median)':>16}{'p99 ms (median)':>17}"
           f"{'errors':>8}   per round req/s")
     for c in conns:
