@@ -69,6 +69,13 @@ class Run:
     rps: float
     p99_ms: float
     errors: int
+    cpu_us: float = float("nan")  # the server process's CPU per answered request
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -167,7 +174,10 @@ def main() -> None:
                 for c in conns:
                     for label in SERVERS:
                         flush.flushdb()
+                        before = cpu_seconds(procs[label].pid)
                         run = _one(use_wrk, urls[label], c, args.seconds, script)
+                        used = cpu_seconds(procs[label].pid) - before
+                        run.cpu_us = 1e6 * used / max(1.0, run.rps * args.seconds)
                         results.setdefault((label, c), []).append(run)
         finally:
             for proc in procs.values():
@@ -195,19 +205,25 @@ def _report(results: dict[tuple[str, int], list[Run]], conns: list[int],
     print(f"uvicorn for both: {UVICORN}; load average before/after: {args.load_before} / "
           f"{_load()}")
     print(f"{'server':<18}{'conns':>6}{'req/s (median)':>16}{'p99 ms (median)':>17}"
-          f"{'errors':>8}   per round req/s")
+          f"{'CPU us/req':>12}{'errors':>8}   per round req/s")
     for c in conns:
         for label in SERVERS:
             runs = results[(label, c)]
             print(f"{label:<18}{c:>6}{statistics.median(r.rps for r in runs):>16.0f}"
                   f"{statistics.median(r.p99_ms for r in runs):>17.2f}"
+                  f"{statistics.median(r.cpu_us for r in runs):>12.0f}"
                   f"{sum(r.errors for r in runs):>8}   "
                   + " ".join(f"{r.rps:.0f}" for r in runs))
         bare, ours = results[("bare HMAC+RPUSH", c)], results[("shipcrew web", c)]
         ratio = statistics.median(r.rps for r in ours) / statistics.median(r.rps for r in bare)
         p99 = statistics.median(r.p99_ms for r in ours) / statistics.median(
             r.p99_ms for r in bare)
-        print(f"{'':<18}{c:>6}  shipcrew/bare: {ratio:.2f}x req/s, {p99:.2f}x p99")
+        # each shipcrew round against the bare round just before it: noise shared by both
+        paired = statistics.median(o.rps / b.rps for b, o in zip(bare, ours, strict=True))
+        cpu = statistics.median(o.cpu_us for o in ours) / statistics.median(
+            b.cpu_us for b in bare)
+        print(f"{'':<18}{c:>6}  shipcrew/bare: {ratio:.2f}x req/s (median of paired rounds "
+              f"{paired:.2f}x), {p99:.2f}x p99, {cpu:.2f}x CPU per request")
 
 
 if __name__ == "__main__":
