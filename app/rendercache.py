@@ -26,7 +26,7 @@ import redis
 
 log = logging.getLogger(__name__)
 KEY = "shipcrew:helm:{op}:{digest}"
-TTL = 24 * 3600
+TTL = 3600  # covers validation → audit → a quick follow-up push; an older chart renders again
 MAX_ENTRY_BYTES = 1024 * 1024  # compressed; a larger answer is rendered again
 
 
