@@ -68,7 +68,9 @@ def memory(conn: redis.Redis, cls: type[Worker] | type[SimpleWorker],
     conn.flushdb()
     for i in range(n):
         job = enqueue(conn, f"audit-{i}", JobSpec("job", "bench.worker.audit_service"))
+    t0 = time.perf_counter()
     cls(queues(conn), connection=conn).work(burst=True, logging_level="ERROR")
+    print(f"  {cls.__name__}: {(time.perf_counter() - t0) / n * 1000:.0f} ms per audit job")
     from rq.job import Job
 
     result = Job.fetch(job, connection=conn).return_value()
@@ -102,13 +104,23 @@ def main() -> None:
                       f"{n / secs:7.1f} jobs/s {secs / n * 1000:6.2f} ms/job")
         print(f"memory at the end of audit {args.memory_jobs} (MB); load "
               "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
-        # The forking worker first: this process is its parent and never runs a job itself;
+        # The forking worker first: this process is its parent and never runs a job itself
+        # (then again once the job modules are preloaded, as `shipcrew worker --fork` does);
         # then the non-forking one runs the jobs here, as a `shipcrew worker` does.
         m = memory(conn, Worker, args.memory_jobs)
         print(f"Worker        work horse RSS {m['self']['rss']:6.1f} PSS {m['self']['pss']:6.1f}"
               f" | worker RSS {m['parent']['rss']:6.1f} PSS {m['parent']['pss']:6.1f}")
+        from app.worker import preload  # not before: its imports would preload the above
+
+        preload()
+        m = memory(conn, Worker, args.memory_jobs)
+        print(f"Worker+preload horse     RSS {m['self']['rss']:6.1f} PSS {m['self']['pss']:6.1f}"
+              f" | worker RSS {m['parent']['rss']:6.1f} PSS {m['parent']['pss']:6.1f}")
         m = memory(conn, SimpleWorker, args.memory_jobs)
         print(f"SimpleWorker  worker     RSS {m['self']['rss']:6.1f} PSS {m['self']['pss']:6.1f}")
+        secs = drain(conn, Worker, "bench.worker.parse_config", n)
+        print(f"{'parse_config':<13} {'Worker+preload':<13} {secs:6.2f} s {n / secs:7.1f} jobs/s "
+              f"{secs / n * 1000:6.2f} ms/job")
         server.stop()
 
 
