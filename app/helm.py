@@ -186,7 +186,6 @@ class ChartCheck:
     error: ChartError | None = None  # why it does not render (then `rendered` is empty)
 
 
-
 def check_chart(chart: Files, release: str = RELEASE, values: dict[str, Any] | None = None,
                 namespace: str = "default", kube_version: str | None = None, *,
                 conn: redis.Redis | None = None) -> ChartCheck:
