@@ -8,9 +8,11 @@ A chart from a pull request is a program: `{{ range until 100000000 }}` in 130 b
 Helm's Go renderer past 1.5 GB in seconds. So Helm runs in a child process (`python -m
 app.helm`) with an address-space limit, a CPU-time limit, a wall-clock timeout and a cap on
 the size of what it writes back; going over any of them is a `ChartError` that says which,
-and the worker that asked is untouched. The child starts without `site` (its import path is
-passed on instead) and imports only what rendering needs; `start_render` lets the caller do
-other work while it renders.
+and the worker that asked is untouched. Validation lints and renders in one child
+(`check_chart`), and answers are kept by content (app.rendercache): the audit of the same
+chart, or of a head whose chart did not change, starts no child at all. The child starts
+without `site` (the import path is passed on instead) and imports only what rendering needs;
+`start_render` lets the caller work while the chart renders.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,12 +35,14 @@ from app import ROOT
 from app.files import Files, write_tree
 
 if TYPE_CHECKING:
+    import redis
     import yaml
 
 HELM_MEMORY = 1024 * 1024 * 1024  # private writable memory of the child (Python, Go, chart)
 HELM_CPU_SECONDS = 20
 HELM_TIMEOUT = 30.0
 HELM_OUTPUT = 32 * 1024 * 1024  # bytes of rendered output
+RELEASE = "release"  # the release name of a chart at the repository's root
 
 # Helm reports template errors as "<chart>/templates/x.yaml:12:3" or "(<chart>/x.yaml:12)".
 _LOCATION = re.compile(r"(?:[\w.-]+/)?((?:templates|charts)/[\w./-]+?|Chart\.yaml|values\.yaml)"
@@ -104,7 +109,8 @@ def _child_env() -> dict[str, str]:
 
 
 class Isolated:
-    """`op` running in a limited child process; `result()` waits for it (or ChartError)."""
+    """`op` running in a limited child process. `result()` waits: the child's reply
+    ({"ok": ...} or {"error": ...}), or ChartError when it went over a limit or failed."""
 
     def __init__(self, op: str, **request: Any) -> None:
         with tempfile.TemporaryFile() as stdin:  # the request never blocks the caller
@@ -116,7 +122,7 @@ class Isolated:
                 env=_child_env())
         self.deadline = time.monotonic() + HELM_TIMEOUT
 
-    def result(self) -> Any:
+    def result(self) -> dict[str, Any]:
         try:
             data, err = _collect(self.proc, self.deadline)
             rc = self.proc.wait(timeout=max(0.1, self.deadline - time.monotonic()))
@@ -130,11 +136,8 @@ class Isolated:
                         or "out of memory" in line or "Error" in line), text[:200])
             raise ChartError(f"rendering used over {HELM_MEMORY >> 20} MB of memory or failed "
                              f"(exit {rc}): {why.strip()}")
-        reply = json.loads(data)
-        if "error" in reply:
-            e = reply["error"]
-            raise ChartError(e["message"], e.get("path"), e.get("line"))
-        return reply["ok"]
+        reply: dict[str, Any] = json.loads(data)
+        return reply
 
     def close(self) -> None:
         """Stop the child if it still runs (idempotent)."""
@@ -146,47 +149,134 @@ class Isolated:
         self.proc.wait()
 
 
-class PendingRender(Isolated):
-    def __init__(self, chart: Files, release: str = "release",
-                 values: dict[str, Any] | None = None, namespace: str = "default") -> None:
-        super().__init__("render", chart=chart, release=release, values=values,
-                         namespace=namespace)
+def _isolated(op: str, **request: Any) -> dict[str, Any]:
+    return Isolated(op, **request).result()
 
-    def result(self) -> dict[str, str]:
-        """Template path (relative to the chart root) -> rendered text."""
-        out: dict[str, str] = super().result()
-        for path, text in out.items():
+
+def release_name(chart_dir: str) -> str:
+    """The release a chart at `chart_dir` is rendered as, by validation and audit alike (one
+    name, so one render serves both): its directory's name."""
+    return chart_dir.rstrip("/").rsplit("/", 1)[-1] or RELEASE
+
+
+def _error(exc: ChartError) -> dict[str, Any]:
+    return {"error": {"message": exc.message, "path": exc.path, "line": exc.line}}
+
+
+def _raise(reply: dict[str, Any]) -> Any:
+    if "error" in reply:
+        e = reply["error"]
+        raise ChartError(e["message"], e.get("path"), e.get("line"))
+    return reply["ok"]
+
+
+def _yaml_checked(rendered: dict[str, str]) -> dict[str, Any]:
+    """The child's render as a reply to keep: ok, or the template that is not YAML."""
+    try:
+        for path, text in rendered.items():
             if path.endswith(_YAML_SUFFIXES):
                 manifests(text, path)
-        return out
+    except ChartError as exc:
+        return _error(exc)
+    return {"ok": rendered}
 
 
-def start_render(chart: Files, release: str = "release", values: dict[str, Any] | None = None,
-                 namespace: str = "default") -> PendingRender:
+def _cache(conn: redis.Redis | None) -> tuple[Any, redis.Redis | None]:
+    """app.rendercache and its connection. Outside an RQ job and without `conn` there is no
+    cache, and nothing is imported for one (`shipcrew audit` starts faster)."""
+    if conn is None and "rq" not in sys.modules:
+        return None, None
+    from app import rendercache
+
+    return rendercache, rendercache.connection(conn)
+
+
+class PendingRender:
+    """A render started by `start_render`; `result()` waits for it (the cache's answer, if
+    any, is there at once)."""
+
+    def __init__(self, chart: Files, release: str, values: dict[str, Any] | None,
+                 namespace: str, conn: redis.Redis | None) -> None:
+        request = {"chart": chart, "release": release, "values": values, "namespace": namespace}
+        self.cache, self.store = _cache(conn)
+        self.name = self.cache.key("render", request) if self.store is not None else ""
+        self.reply = self.cache.get(self.store, self.name) if self.store is not None else None
+        self.child = Isolated("render", **request) if self.reply is None else None
+
+    def result(self) -> dict[str, str]:
+        """Template path (relative to the chart root) -> rendered text, or ChartError."""
+        if self.reply is None:
+            assert self.child is not None
+            reply = self.child.result()  # over a limit: raised, not kept
+            if "ok" in reply:
+                reply = _yaml_checked(reply["ok"])
+            if self.store is not None:
+                self.cache.put(self.store, self.name, reply)
+            self.reply = reply
+        rendered: dict[str, str] = _raise(self.reply)
+        return rendered
+
+    def close(self) -> None:
+        if self.child is not None:
+            self.child.close()
+
+
+def start_render(chart: Files, release: str = RELEASE, values: dict[str, Any] | None = None,
+                 namespace: str = "default", *, conn: redis.Redis | None = None
+                 ) -> PendingRender:
     """`render_chart`, started: the chart renders while the caller goes on."""
-    return PendingRender(chart, release, values, namespace)
+    return PendingRender(chart, release, values, namespace, conn)
 
 
-def render_chart(chart: Files, release: str = "release", values: dict[str, Any] | None = None,
-                 namespace: str = "default") -> dict[str, str]:
-    """Template path (relative to the chart root) -> rendered text, like `helm template`."""
-    return start_render(chart, release, values, namespace).result()
+def render_chart(chart: Files, release: str = RELEASE, values: dict[str, Any] | None = None,
+                 namespace: str = "default", *, conn: redis.Redis | None = None) -> dict[str, str]:
+    """Template path (relative to the chart root) -> rendered text, like `helm template`.
+
+    Answered from app.rendercache when this chart was rendered the same way before (`conn`,
+    or the running job's Redis)."""
+    return start_render(chart, release, values, namespace, conn=conn).result()
 
 
-def _render(chart: Files, release: str, values: dict[str, Any] | None,
-            namespace: str) -> dict[str, str]:
-    import helm_python as helm
+@dataclass
+class ChartCheck:
+    """Helm's strict linter and its renderer over one chart."""
 
-    with tempfile.TemporaryDirectory(prefix="shipcrew-chart-") as tmp:
-        root = _write(chart, Path(tmp))
+    lint: list[dict[str, Any]]  # [{"severity": info|warning|error, "path", "message"}]
+    rendered: dict[str, str] = field(default_factory=dict)
+    error: ChartError | None = None  # why it does not render (then `rendered` is empty)
+
+
+def check_chart(chart: Files, release: str = RELEASE, values: dict[str, Any] | None = None,
+                namespace: str = "default", kube_version: str | None = None, *,
+                conn: redis.Redis | None = None) -> ChartCheck:
+    """Lint and render in one child process (one Go runtime), both answers kept by content:
+    the audit's `render_chart` of the same chart is then served without Helm. Never raises:
+    a chart that does not render, or went over a limit, is `error`."""
+    from app import rendercache
+
+    store = rendercache.connection(conn)
+    render_request = {"chart": chart, "release": release, "values": values,
+                      "namespace": namespace}
+    lint_name = rendercache.key("lint", {"chart": chart, "values": values,
+                                         "kube_version": kube_version})
+    render_name = rendercache.key("render", render_request)
+    lint, rendered = rendercache.get(store, lint_name), rendercache.get(store, render_name)
+    if lint is None or rendered is None:
         try:
-            with helm.Chart.load(root) as loaded:
-                prefix = f"{loaded.name}/"
-                rendered = loaded.render(values=values, name=release, namespace=namespace,
-                                         is_install=True)
-        except helm.HelmError as exc:
-            raise ChartError(str(exc), *_located(str(exc))) from exc
-    return {path.removeprefix(prefix): text for path, text in sorted(rendered.items())}
+            reply = _isolated("check", **render_request, kube_version=kube_version)
+        except ChartError as exc:  # over a limit: no answer from either, and none kept
+            return ChartCheck(lint=[], error=exc)
+        both = reply.get("ok") or {"lint": [], "render": reply}  # no chart to lint either
+        lint = {"ok": both["lint"]}
+        rendered = both["render"]
+        if "ok" in rendered:
+            rendered = _yaml_checked(rendered["ok"])
+        rendercache.put(store, lint_name, lint)
+        rendercache.put(store, render_name, rendered)
+    try:
+        return ChartCheck(lint=lint["ok"], rendered=_raise(rendered))
+    except ChartError as exc:
+        return ChartCheck(lint=lint["ok"], error=exc)
 
 
 def _yaml() -> tuple[Any, type[yaml.SafeLoader]]:
@@ -214,22 +304,29 @@ def manifests(text: str, path: str = "manifest") -> list[dict[str, Any]]:
     return out
 
 
-def lint_chart(chart: Files, values: dict[str, Any] | None = None,
-               kube_version: str | None = None) -> list[dict[str, Any]]:
-    """Helm's linter (strict): [{"severity": info|warning|error, "path", "message"}]."""
-    found: list[dict[str, Any]] = Isolated("lint", chart=chart, values=values,
-                                           kube_version=kube_version).result()
-    return found
+# --- the child ---------------------------------------------------------------------------------
 
 
-def _lint(chart: Files, values: dict[str, Any] | None,
+def _render(root: Path, release: str, values: dict[str, Any] | None,
+            namespace: str) -> dict[str, str]:
+    import helm_python as helm
+
+    try:
+        with helm.Chart.load(root) as loaded:
+            prefix = f"{loaded.name}/"
+            rendered = loaded.render(values=values, name=release, namespace=namespace,
+                                     is_install=True)
+    except helm.HelmError as exc:
+        raise ChartError(str(exc), *_located(str(exc))) from exc
+    return {path.removeprefix(prefix): text for path, text in sorted(rendered.items())}
+
+
+def _lint(root: Path, values: dict[str, Any] | None,
           kube_version: str | None) -> list[dict[str, Any]]:
     import helm_python as helm
 
     names = {0: "unknown", 1: "info", 2: "warning", 3: "error"}
-    with tempfile.TemporaryDirectory(prefix="shipcrew-chart-") as tmp:
-        root = _write(chart, Path(tmp))
-        report = helm.lint(root, values, strict=True, kube_version=kube_version)
+    report = helm.lint(root, values, strict=True, kube_version=kube_version)
     found = [{"severity": names.get(m.get("severity", 0), "unknown"), "path": m.get("path", ""),
               "message": m.get("error", "")} for m in report.get("messages", [])]
     found += [{"severity": "error", "path": "", "message": e} for e in report.get("errors", [])
@@ -237,13 +334,26 @@ def _lint(chart: Files, values: dict[str, Any] | None,
     return found
 
 
+def _run(op: str, chart: Files, release: str = RELEASE, values: dict[str, Any] | None = None,
+         namespace: str = "default", kube_version: str | None = None) -> Any:
+    with tempfile.TemporaryDirectory(prefix="shipcrew-chart-") as tmp:
+        root = _write(chart, Path(tmp))
+        if op == "render":
+            return _render(root, release, values, namespace)
+        lint = _lint(root, values, kube_version)
+        try:
+            render: dict[str, Any] = {"ok": _render(root, release, values, namespace)}
+        except ChartError as exc:
+            render = _error(exc)
+        return {"lint": lint, "render": render}
+
+
 def _child(op: str) -> None:
     request = json.loads(sys.stdin.buffer.read())
     try:
-        result: Any = _render(**request) if op == "render" else _lint(**request)
-        reply: dict[str, Any] = {"ok": result}
+        reply: dict[str, Any] = {"ok": _run(op, **request)}
     except ChartError as exc:
-        reply = {"error": {"message": exc.message, "path": exc.path, "line": exc.line}}
+        reply = _error(exc)
     sys.stdout.write(json.dumps(reply))
 
 

@@ -42,6 +42,14 @@ def renderer() -> Callable[..., Any] | None:
     return start_render
 
 
+def release(root: str) -> str:
+    """The release name the chart at `root` renders as: the pipeline's validation uses the
+    same (app.helm.release_name), so one render, kept by content, serves both."""
+    from app.helm import release_name
+
+    return release_name(root)
+
+
 def start_charts(files: Files, roots: list[str] | None = None) -> dict[str, Any]:
     """Start rendering every chart now (root -> its render; `.close()` each when done). A
     chart that cannot even start is left out: the audit tries again and reports why."""
@@ -51,7 +59,7 @@ def start_charts(files: Files, roots: list[str] | None = None) -> dict[str, Any]
         return pending
     for root in chart_roots(files) if roots is None else roots:
         try:
-            pending[root] = start(chart_files(files, root), release="release")
+            pending[root] = start(chart_files(files, root), release=release(root))
         except Exception:  # reported by core.chart_documents
             continue
     return pending

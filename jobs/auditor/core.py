@@ -68,7 +68,7 @@ def chart_documents(files: Files, root: str, pending: Any = None
     prefix = f"{root}/" if root else ""
     chart_files = charts.chart_files(files, root)
     try:
-        rendered = (pending or start(chart_files, release="release")).result()
+        rendered = (pending or start(chart_files, release=charts.release(root))).result()
     except Exception as exc:  # the renderer is an edge (helm): report, never crash
         message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
         where = getattr(exc, "path", None)
