@@ -149,8 +149,13 @@ class Isolated:
         self.proc.wait()
 
 
+def _start(op: str, **request: Any) -> Isolated:
+    """Every Helm child starts here (tests count them)."""
+    return Isolated(op, **request)
+
+
 def _isolated(op: str, **request: Any) -> dict[str, Any]:
-    return Isolated(op, **request).result()
+    return _start(op, **request).result()
 
 
 def release_name(chart_dir: str) -> str:
@@ -201,7 +206,7 @@ class PendingRender:
         self.cache, self.store = _cache(conn)
         self.name = self.cache.key("render", request) if self.store is not None else ""
         self.reply = self.cache.get(self.store, self.name) if self.store is not None else None
-        self.child = Isolated("render", **request) if self.reply is None else None
+        self.child = _start("render", **request) if self.reply is None else None
 
     def result(self) -> dict[str, str]:
         """Template path (relative to the chart root) -> rendered text, or ChartError."""
