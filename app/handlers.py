@@ -33,10 +33,20 @@ def _open_pull(event: Event, delivery: Delivery) -> dict[str, Any] | None:
     return {**base, "number": pr.number, "head_sha": pr.head.sha}
 
 
+NEW_HEAD = frozenset({"opened", "reopened", "synchronize"})
+
+
 @router.register("pull_request", "opened", "reopened", "synchronize", "ready_for_review")
 def on_pull_request(event: Event, delivery: Delivery) -> list[JobSpec]:
-    kwargs = _open_pull(event, delivery)
-    return [JobSpec("plan", "jobs.planner.plan_pull_request", kwargs)] if kwargs else []
+    """A new head gets its check runs opened at once by a cheap urgent job, which then
+    enqueues the plan (jobs.planner.open_checks); other actions are planned directly."""
+    kwargs, pr = _open_pull(event, delivery), event.pull_request
+    if kwargs is None or pr is None:
+        return []
+    if delivery.action in NEW_HEAD:
+        return [JobSpec("open-checks", "jobs.planner.open_checks",
+                        {**kwargs, "fork": pr.is_fork}, Urgency.URGENT)]
+    return [JobSpec("plan", "jobs.planner.plan_pull_request", kwargs)]
 
 
 @router.register("pull_request", "synchronize", only_us=True)
