@@ -106,16 +106,23 @@ def expected_runs(conn: redis.Redis, repo: str, fork: bool) -> list[tuple[str, s
 
 def open_checks(
     *, installation_id: int, repo: str, number: int, head_sha: str, delivery_id: str,
-    fork: bool = False, conn: redis.Redis | None = None, factory: ClientFactory | None = None,
+    fork: bool = False, pushed: dict[str, str] | None = None, conn: redis.Redis | None = None,
+    factory: ClientFactory | None = None,
 ) -> dict[str, Any]:
-    """The urgent step of a new head: open its check runs as `queued` (the jobs that complete
-    them take them over), then enqueue the plan. Best effort: if GitHub fails here, the jobs
-    open their own runs; the plan is enqueued whatever happens."""
+    """The urgent step of a new head: record who `pushed` it (jobs.release.record_push),
+    open its check runs as `queued` (the jobs that complete them take them over), then
+    enqueue the plan. Opening is best effort: if GitHub fails here, the jobs open their own
+    runs; the plan is enqueued whatever happens."""
     with bound_delivery(delivery_id):
         ctx = job_context(installation_id, repo, delivery_id, conn, factory)
         plan_id = job_id_for(delivery_id, "plan")
         if Job.exists(plan_id, connection=ctx.conn):  # a retry after the plan was enqueued
             return {"status": "planned already", "plan": plan_id}
+        if pushed is not None:
+            from jobs.release import record_push
+
+            record_push(installation_id=installation_id, repo=repo, delivery_id=delivery_id,
+                        number=number, head_sha=head_sha, conn=ctx.conn, **pushed)
         opened: list[str] = []
         try:
             for name, job in expected_runs(ctx.conn, repo, fork):
