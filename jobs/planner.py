@@ -15,9 +15,9 @@ from app.context import JobContext, is_fork, job_context
 from app.coordinator import ChangedFile, Plan, classify, plan
 from app.files import Files
 from app.github import ClientFactory
-from app.handoff import claim_audit, handoff, mark_head, pull_files
+from app.handoff import claim_audit, handoff, last_try, mark_head, pull_files
 from app.logs import bound_delivery
-from app.queue import JobSpec, Urgency, enqueue, job_id_for
+from app.queue import JobSpec, Urgency, enqueue, is_transient, job_id_for
 
 log = logging.getLogger(__name__)
 CONFIG_CHECK = "shipcrew / config"
@@ -109,20 +109,15 @@ def open_checks(
     fork: bool = False, pushed: dict[str, str] | None = None, conn: redis.Redis | None = None,
     factory: ClientFactory | None = None,
 ) -> dict[str, Any]:
-    """The urgent step of a new head: record who `pushed` it (jobs.release.record_push),
-    open its check runs as `queued` (the jobs that complete them take them over), then
-    enqueue the plan. Opening is best effort: if GitHub fails here, the jobs open their own
-    runs; the plan is enqueued whatever happens."""
+    """The urgent step of a new head: open its check runs as `queued` (the jobs that complete
+    them take them over), record who `pushed` it (jobs.release.record_push), then enqueue the
+    plan. A transient GitHub error is retried (a run that landed is found, not opened twice);
+    a lasting one is logged and the plan enqueued anyway (the jobs open their own runs)."""
     with bound_delivery(delivery_id):
         ctx = job_context(installation_id, repo, delivery_id, conn, factory)
         plan_id = job_id_for(delivery_id, "plan")
         if Job.exists(plan_id, connection=ctx.conn):  # a retry after the plan was enqueued
             return {"status": "planned already", "plan": plan_id}
-        if pushed is not None:
-            from jobs.release import record_push
-
-            record_push(installation_id=installation_id, repo=repo, delivery_id=delivery_id,
-                        number=number, head_sha=head_sha, conn=ctx.conn, **pushed)
         opened: list[str] = []
         try:
             for name, job in expected_runs(ctx.conn, repo, fork):
@@ -131,8 +126,15 @@ def open_checks(
                                    title=QUEUED_TITLE[name],
                                    external_id=f"pr:{number}" if job == "audit" else None)
                 opened.append(name)
-        except Exception as exc:  # noqa: BLE001 - first feedback must never hold up the work
+        except Exception as exc:
+            if is_transient(exc) and not last_try():
+                raise  # it may have landed: the retry finds it (app.checks), then plans
             log.warning("could not open the check runs of %s#%s: %s", repo, number, exc)
+        if pushed is not None:
+            from jobs.release import record_push
+
+            record_push(installation_id=installation_id, repo=repo, delivery_id=delivery_id,
+                        number=number, head_sha=head_sha, conn=ctx.conn, **pushed)
         kwargs = {"installation_id": installation_id, "repo": repo,
                   "delivery_id": delivery_id, "number": number, "head_sha": head_sha}
         enqueue(ctx.conn, delivery_id,

@@ -3,8 +3,11 @@ urgent queue alone has run, and the jobs that finish them complete those same ru
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import httpx
+import pytest
 from rq import SimpleWorker
 
 from app.files import read_tree
@@ -99,3 +102,27 @@ def test_a_retried_first_look_after_the_plan_was_enqueued_does_nothing(crew: Cre
                         head_sha=head, delivery_id=delivery, conn=crew.conn)
     assert again["status"] == "planned already"
     assert crew.emulator.requests() == []
+
+
+def test_a_transient_error_is_retried_before_planning_and_nothing_is_opened_twice(
+        crew: Crew, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app import checks
+    from app.maintenance import enqueue_due
+
+    real = checks.open_queued
+
+    def lands_then_times_out(*args: Any, **kwargs: Any) -> int:
+        real(*args, **kwargs)  # the run is created, the answer is lost
+        raise httpx.ReadTimeout("GitHub did not answer")
+
+    crew.emulator.create_repo("octo", "flaky", SERVICE)
+    crew.work()
+    monkeypatch.setattr(checks, "open_queued", lands_then_times_out)
+    head = _open(crew, "octo", "flaky", {"app/main.py": "# v2\n" + SERVICE["app/main.py"]})
+    _urgent_only(crew)
+    assert crew.conn.llen("rq:queue:shipcrew-default") == 0  # not planned yet: retried first
+    monkeypatch.setattr(checks, "open_queued", real)
+    enqueue_due(crew.conn, time.time() + 60)
+    crew.work()
+    [run] = _runs(crew, "octo", "flaky", head)  # the retry found the run that had landed
+    assert (run["name"], run["status"], run["conclusion"]) == (PIPELINE, "completed", "success")
