@@ -100,19 +100,24 @@ def describe(stack: Stack) -> str:
 
 
 def score_repo(entry: dict[str, Any], stacks: list[Stack]) -> RepoScore:
-    """Pure: compare what detection found with the labels."""
-    found = {s.path: s for s in stacks}
-    labels = {p["path"]: p for p in entry["projects"]}
+    """Pure: compare what detection found with the labels.
+
+    A label names a project by path and language, so one directory may hold two projects
+    (a Maven build and the npm frontend it bundles); a label with only `ignore` skips every
+    project at its path."""
+    found = {(s.path, s.language): s for s in stacks}
+    ignored = {p["path"] for p in entry["projects"] if p.get("ignore")}
+    labels = {(p["path"], p["language"]): p for p in entry["projects"] if not p.get("ignore")}
     result = RepoScore(repo=entry["repo"], right=True, detected=[describe(s) for s in stacks])
 
     def wrong(message: str) -> None:
         result.right = False
         result.problems.append(message)
 
-    for path, label in labels.items():
-        if label.get("ignore"):
-            continue
-        stack = found.get(path)
+    for (path, language), label in labels.items():
+        stack = found.get((path, language)) or next(
+            (s for (p, _), s in found.items() if p == path and (path, s.language) not in labels),
+            None)
         if stack is None:
             if label["kind"] == "service":
                 wrong(f"{path}: service not found")
@@ -127,9 +132,10 @@ def score_repo(entry: dict[str, Any], stacks: list[Stack]) -> RepoScore:
             wrong(f"{path}: could not tell {stack.undecided}")
         if label["kind"] == "service":
             _score_fields(result, path, label, stack)
-    for path, stack in found.items():
-        if stack.is_service and (path not in labels or labels[path].get("kind") != "service"
-                                 and not labels[path].get("ignore")):
+    for (path, language), stack in found.items():
+        label = labels.get((path, language))
+        if stack.is_service and path not in ignored and (label is None
+                                                          or label["kind"] != "service"):
             wrong(f"{path}: detected as a {stack.framework} service, labelled otherwise")
     return result
 

@@ -18,7 +18,7 @@ from app import TEMPLATES_DIR
 from app.config import GenerateConfig
 from app.files import Files
 from app.pins import Pins
-from jobs.pipeline.stacks import Stack, rust
+from jobs.pipeline.stacks import Stack, jvm, rust
 from jobs.pipeline.stacks.go import binary_name
 from jobs.pipeline.stacks.model import dns_label, join
 from jobs.pipeline.untrusted import check_stack, check_words
@@ -134,7 +134,7 @@ def render_stack(stack: Stack, stacks: list[Stack], files: Files, config: Genera
     if "docker" in config.artifacts and stack.dockerfile is None:
         docker = _docker_context(stack, files)
         check_words("Dockerfile input", [v for k, v in docker.items() if k not in (
-            "has", "versions", "packaged", "has_lock")])
+            "has", "versions", "packaged", "has_lock", "root_has")])
         add(dockerfile, "dockerfile", render_template(
             f"docker/{stack.language}.Dockerfile.j2", **base, **docker))
         ignore = (join(stack.path, ".dockerignore") if stack.build_root == stack.path
@@ -296,6 +296,8 @@ def _docker_context(stack: Stack, files: Files) -> dict[str, object]:
         ctx["binaries"] = [{"name": binary_name(name, d),
                             "package": "." if d == "." else f"./{d}"} for d in stack.binaries]
     elif stack.language == "java":
+        ctx["module"] = jvm.member_dir(stack) if stack.workspace_root else None
+        ctx["root_has"] = lambda rel: join(stack.build_root, rel) in files
         ctx["gradle_files"] = [n for n in ("settings.gradle.kts", "settings.gradle",
                                            "build.gradle.kts", "build.gradle") if has(n)]
     elif stack.language == "rust":

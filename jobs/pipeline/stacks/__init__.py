@@ -67,7 +67,8 @@ def detect_stacks(files: Files, repo_name: str | None = None) -> list[Stack]:
     workspace_roots: set[tuple[str, str]] = set()
     for directory, langs in candidates.items():
         for lang, finder in (("node", node.workspace_members), ("rust", rust.workspace_members),
-                             ("python", python.workspace_members)):
+                             ("python", python.workspace_members),
+                             ("java", jvm.workspace_members)):
             found = finder(tree.at(directory)) if lang in langs else None
             if found is not None:
                 workspace_roots.add((directory, lang))
@@ -80,6 +81,8 @@ def detect_stacks(files: Files, repo_name: str | None = None) -> list[Stack]:
             key = (directory, lang)
             here = tree.at(directory)
             if key in workspace_roots and not _root_is_also_project(here, lang):
+                if lang == "java":  # its buildSrc and nested builds belong to it
+                    claimed.append(key)
                 continue
             if lang == "python" and not python.is_project(here):
                 continue
@@ -132,6 +135,8 @@ def _root_is_also_project(tree: Tree, lang: str) -> bool:
         return "package" in tree.toml("Cargo.toml")
     if lang == "python":
         return "project" in tree.toml("pyproject.toml")
+    if lang == "java":
+        return any(p.startswith(tree.path("src/main/")) for p in tree.files)
     return False
 
 
@@ -163,6 +168,8 @@ def _detect(tree: Tree, lang: str, workspace_root: str | None) -> Stack:
         return rust.detect(tree, workspace_root)
     if lang == "python":
         return python.detect(tree, workspace_root)
+    if lang == "java":
+        return jvm.detect(tree, workspace_root)
     detector = DETECTORS.get(lang)
     if detector is None:
         return Stack(path=tree.root, name=dns_label(tree.root), language="unknown",
