@@ -257,7 +257,8 @@ def _docker_context(stack: Stack, files: Files) -> dict[str, object]:
     def has(rel: str) -> bool:
         return join(stack.path, rel) in files
 
-    ctx: dict[str, object] = {"has": has, "versions": TOOL_VERSIONS}
+    ctx: dict[str, object] = {"has": has, "versions": TOOL_VERSIONS,
+                              "env": [f"{k}={v}" for k, v in sorted(stack.env.items())]}
     if stack.language == "python":
         ctx["requirements"] = sorted(
             p.rsplit("/", 1)[-1] for p in files

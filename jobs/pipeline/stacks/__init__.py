@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from app.files import Files
-from jobs.pipeline.stacks import go, jvm, node, python, rust
+from jobs.pipeline.stacks import go, jvm, listen, node, python, rust
 from jobs.pipeline.stacks.model import Stack, dns_label, join, parent
 from jobs.pipeline.stacks.runtime import dockerfile_facts
 from jobs.pipeline.stacks.tree import Tree, ignored
@@ -98,6 +98,7 @@ def detect_stacks(files: Files, repo_name: str | None = None) -> list[Stack]:
                             reasons=["no recognised build manifest in the repository"]))
     for stack in stacks:
         _kept_dockerfile(stack, files)
+        listen.check(stack, tree.at(stack.path), _kept_text(stack, files))
         if stack.path == "." and stack.name == "app" and repo_name:
             stack.name = dns_label(repo_name)
             stack.reasons.append(f"named after the repository ({stack.name})")
@@ -105,11 +106,15 @@ def detect_stacks(files: Files, repo_name: str | None = None) -> list[Stack]:
     return sorted(stacks, key=lambda s: s.path)
 
 
-def _kept_dockerfile(stack: Stack, files: Files) -> None:
+def _kept_text(stack: Stack, files: Files) -> str | None:
+    return files.get(stack.dockerfile or join(stack.path, "Dockerfile"))
+
+
+def _kept_dockerfile(stack: Stack, files: Files) -> bool:
     """A human Dockerfile stays: the chart must use the port the image EXPOSEs."""
     text = files.get(stack.dockerfile or join(stack.path, "Dockerfile"))
     if text is None or stack.kind != "service" or stack.language == "unknown":
-        return
+        return False
     if stack.undecided:
         stack.reasons.append(f"the existing Dockerfile answers what detection could not tell "
                              f"({stack.undecided})")
@@ -121,12 +126,14 @@ def _kept_dockerfile(stack: Stack, files: Files) -> None:
         stack.port = port
     if command:
         stack.reasons.append(f"the existing Dockerfile starts: {command[:120]}")
+    return True
 
 
 def detect_at(files: Files, path: str, lang: str) -> Stack:
     """One language's detector run on one directory (for `services:` entries)."""
     stack = _detect(Tree(files).at(path), lang, None)
     _kept_dockerfile(stack, files)
+    listen.check(stack, Tree(files).at(path), _kept_text(stack, files))
     return stack
 
 
