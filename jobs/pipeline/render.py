@@ -19,7 +19,7 @@ from app.config import GenerateConfig
 from app.files import Files
 from app.pins import Pins
 from jobs.pipeline.stacks import Stack, jvm, rust
-from jobs.pipeline.stacks.go import binary_name
+from jobs.pipeline.stacks.go import binary_name, module_base
 from jobs.pipeline.stacks.model import dns_label, join
 from jobs.pipeline.untrusted import check_stack, check_words
 
@@ -132,7 +132,7 @@ def render_stack(stack: Stack, stacks: list[Stack], files: Files, config: Genera
         return out
     dockerfile = stack.dockerfile or join(stack.path, "Dockerfile")
     if "docker" in config.artifacts and stack.dockerfile is None:
-        docker = _docker_context(stack, files)
+        docker = _docker_context(stack, files, stacks)
         check_words("Dockerfile input", [v for k, v in docker.items() if k not in (
             "has", "versions", "packaged", "has_lock", "root_has")])
         add(dockerfile, "dockerfile", render_template(
@@ -253,7 +253,34 @@ def _ci_context(stack: Stack, files: Files) -> dict[str, object]:
             "hash_files": ", ".join(f"'{p}'" for p in (cache_paths or ["**/package.json"]))}
 
 
-def _docker_context(stack: Stack, files: Files) -> dict[str, object]:
+def _frontends(stack: Stack, stacks: list[Stack], files: Files) -> list[dict[str, str]]:
+    """The image stages that build the npm projects a Go binary embeds (`//go:embed`)."""
+    out = []
+    for front in stack.frontends:
+        path, output = front["path"], front["output"]
+        node = next((s for s in stacks if s.path == path and s.language == "node"), None)
+        rel = path if stack.path == "." else path.removeprefix(stack.path + "/")
+        if join(path, "yarn.lock") in files:
+            berry = join(path, ".yarnrc.yml") in files
+            tool, install = "yarn", ("corepack enable && yarn install --immutable" if berry
+                                     else "yarn install --frozen-lockfile")
+        elif join(path, "pnpm-lock.yaml") in files:
+            tool, install = "pnpm", "corepack enable && pnpm install --frozen-lockfile"
+        else:
+            lock = join(path, "package-lock.json") in files
+            tool, install = "npm", "npm ci" if lock else "npm install"
+        manifests = [f"{rel}/{n}" for n in ("package.json", "package-lock.json", "yarn.lock",
+                                             "pnpm-lock.yaml", ".yarnrc.yml", ".npmrc")
+                     if join(path, n) in files]
+        out.append({"path": rel, "version": (node.version if node and node.version else "22"),
+                    "manifests": " ".join(manifests), "install": install,
+                    "build": f"{tool} run build", "output": output.removeprefix(path + "/"),
+                    "target": rel + "/" + output.removeprefix(path + "/")})
+    return out
+
+
+def _docker_context(stack: Stack, files: Files,
+                    stacks: list[Stack] | None = None) -> dict[str, object]:
     def has(rel: str) -> bool:
         return join(stack.path, rel) in files
 
@@ -293,7 +320,8 @@ def _docker_context(stack: Stack, files: Files) -> dict[str, object]:
         ctx["manifest_copies"] = sorted(copies, key=lambda c: ("/" in c[0], c[0]))
     elif stack.language == "go":
         module = re.search(r"^module\s+(\S+)", files.get(join(stack.path, "go.mod"), ""), re.M)
-        name = dns_label(module.group(1) if module else stack.name)
+        name = dns_label(module_base(module.group(1)) if module else stack.name)
+        ctx["frontends"] = _frontends(stack, stacks or [], files)
         ctx["binaries"] = [{"name": binary_name(name, d),
                             "package": "." if d == "." else f"./{d}"} for d in stack.binaries]
     elif stack.language == "java":

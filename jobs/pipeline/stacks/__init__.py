@@ -102,8 +102,20 @@ def detect_stacks(files: Files, repo_name: str | None = None) -> list[Stack]:
         if stack.path == "." and stack.name == "app" and repo_name:
             stack.name = dns_label(repo_name)
             stack.reasons.append(f"named after the repository ({stack.name})")
+    _embedded_frontends(stacks)
     _dedupe_names(stacks)
     return sorted(stacks, key=lambda s: s.path)
+
+
+def _embedded_frontends(stacks: list[Stack]) -> None:
+    """An npm project whose build output a Go binary embeds is that service's frontend."""
+    for owner in stacks:
+        for front in owner.frontends:
+            for stack in stacks:
+                if stack.path == front["path"] and stack.language == "node":
+                    stack.kind, stack.start_command = "library", None
+                    stack.reasons.append(f"library: its build output is embedded into the "
+                                         f"{owner.language} service at {owner.path}")
 
 
 def _kept_text(stack: Stack, files: Files) -> str | None:

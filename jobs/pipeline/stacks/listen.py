@@ -36,6 +36,11 @@ def check(stack: Stack, tree: Tree, kept: str | None = None) -> None:
     Dockerfile already sets the variable."""
     if not stack.is_service or stack.port is None or stack.language not in SOURCES:
         return
+    if stack.port < 1024 and kept is None:
+        stack.warnings.append(
+            f"the server listens on port {stack.port}, below 1024: the image runs as user 10001 "
+            "without NET_BIND_SERVICE, so it cannot bind it. Configure a port of 1024 or more "
+            f"and set it in `.github/shipcrew.yml` (`services: - path: {stack.path}, port: …`).")
     for rel in ENV_FILES:
         text = tree.text(rel) or ""
         for var in ENV_LINE.finditer(text):

@@ -49,6 +49,8 @@ class Stack(BaseModel):
     evidence: list[str] = Field(default_factory=list, description="what it saw instead")
     env: dict[str, str] = Field(
         default_factory=dict, description="variables the image sets (a listen address)")
+    frontends: list[dict[str, str]] = Field(
+        default_factory=list, description="npm projects whose build output the image embeds")
     warnings: list[str] = Field(
         default_factory=list, description="what will not work as generated, and the fix")
     reasons: list[str] = Field(default_factory=list)
