@@ -176,7 +176,10 @@ def _context(stack: Stack, kept: str | None) -> str:
 TEST_RUNNERS = {
     "python": r"pytest|\btox\b|\bnox\b|unittest|manage\.py test|hatch test",
     "node": r"(npm|pnpm|yarn|bun)( run)? test\b|\bjest\b|\bvitest\b|\bmocha\b",
-    "go": r"go test", "java": r"\bmvnw?\b|gradlew?\b", "rust": r"cargo (test|nextest)",
+    "go": r"go test", "rust": r"cargo (test|nextest)",
+    # A goal that runs the tests: not `mvn compile jib:build`, not `-DskipTests`.
+    "java": r"\bmvnw?\b(?![^\n]*-DskipTests)[^\n]*\s(?:verify|test|install)\b"
+            r"|\bgradlew?\b(?![^\n]*-x test)[^\n]*\s(?:test|build|check)\b",
 }
 
 
@@ -188,10 +191,28 @@ def _human_test_workflow(stack: Stack, files: Files, single: bool, ours: str) ->
         if path == ours or runner is None or not re.fullmatch(
                 r"\.github/workflows/[^/]+\.ya?ml", path):
             continue
-        text = files[path]
+        text = _with_npm_scripts(files[path], files)
         if re.search(runner, text) and (single or stack.path == "." or stack.path in text):
             return path
     return None
+
+
+def _with_npm_scripts(text: str, files: Files, depth: int = 3) -> str:
+    """The workflow with the root package.json scripts its `npm run X` calls run (a Maven
+    build driven from npm scripts, as JHipster's is)."""
+    try:
+        scripts = json.loads(files.get("package.json", "{}")).get("scripts") or {}
+    except (json.JSONDecodeError, AttributeError):
+        return text
+    seen: set[str] = set()
+    for _ in range(depth):
+        called = set(re.findall(r"\bnpm run ([\w:.-]+)", text)) - seen
+        if not called or not isinstance(scripts, dict):
+            break
+        seen |= called
+        text += "".join(f"\n{scripts[c]}" for c in sorted(called)
+                        if isinstance(scripts.get(c), str))
+    return text
 
 
 def _environments(names: list[str]) -> list[dict[str, object]]:
