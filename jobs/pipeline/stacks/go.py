@@ -8,8 +8,8 @@ from jobs.pipeline.stacks.model import DEFAULT_PORTS, Stack, dns_label, join
 from jobs.pipeline.stacks.runtime import DEPENDENCY_PORTS, env_port, newest
 from jobs.pipeline.stacks.tree import Tree, first_match
 
-DEFAULT_VERSION = "1.26"
-SUPPORTED = ("1.26", "1.25")
+DEFAULT_VERSION = "1.25"
+SUPPORTED = ("1.25", "1.24")
 FRAMEWORKS = (("github.com/gin-gonic/gin", "gin"), ("github.com/labstack/echo", "echo"),
               ("github.com/gofiber/fiber", "fiber"), ("github.com/go-chi/chi", "chi"),
               ("github.com/gorilla/mux", "gorilla"), ("net/http", "net/http"))
