@@ -11,6 +11,7 @@ import json
 
 from app.files import Files
 from bench.realworld import ci_runs_tests
+from bench.rehearse_build import rehearse
 from jobs.pipeline.plan import plan_generation
 from jobs.pipeline.report import warnings_section
 from jobs.pipeline.stacks import detect_stacks
@@ -237,3 +238,21 @@ def test_which_human_workflows_run_the_tests() -> None:
     assert ".github/workflows/ci.yml" not in plan.changes
     entry["projects"][0]["real_test"] = "ci:backend:test"
     assert ci_runs_tests(entry, npm, plan) == [(".", True, "kept .github/workflows/app.yml")]
+
+
+def test_the_static_build_rehearsal_finds_missing_build_inputs() -> None:
+    # An embed of a directory no commit holds and no npm project builds: the warning, and the
+    # rehearsal of the generated Dockerfile, both say so; the multi-module build is complete.
+    files = {
+        "go.mod": "module site\n\ngo 1.24\n\nrequire github.com/go-chi/chi/v5 v5.2.0\n",
+        "main.go": 'package main\nimport "github.com/go-chi/chi/v5"\n//go:embed static\n'
+        'var static embed.FS\nfunc main() { http.ListenAndServe(":8080", chi.NewRouter()) }\n',
+    }
+    assert "`main.go` embeds `static`, which no commit holds" in only(files).warnings[0]
+    assert rehearse(files) == {"Dockerfile": [
+        "main.go: //go:embed static matches nothing in the image"]}
+    assert rehearse({**files, "static/index.html": "<p>"}) == {"Dockerfile": []}
+    daggerok = {**WRAPPER, "settings.gradle": "include 'app', 'lib'\n", "build.gradle": "",
+                "app/build.gradle": f"plugins {{ id '{BOOT}' }}\n// spring-boot-starter-web\n",
+                "lib/build.gradle": ""}
+    assert rehearse(daggerok) == {"app/Dockerfile": []}
