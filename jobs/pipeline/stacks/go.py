@@ -108,13 +108,27 @@ def detect(tree: Tree) -> Stack:
     if port is None and stack.framework == "gin" and re.search(r"\.Run\(\s*\)", text):
         reasons.append("gin Run() without an address listens on :8080 (or $PORT)")
     stack.port = int(port) if port else DEFAULT_PORTS["go"]
-    stack.start_command = ["/app/" + binary_name(dns_label(module_base(module)), primary)]
+    stack.start_command = ["/app/" + binary_name(dns_label(module_base(module)), primary),
+                           *_subcommand(sources, reasons)]
     _embedded_frontends(stack, tree, sources)
     where = f"{server_dir} (run from {primary})" if server_dir != primary else primary
     reasons.append(f"service: {where} starts a {stack.framework} server"
                    + (f" (the image also carries {len(mains) - 1} more binaries)"
                       if len(mains) > 1 else ""))
     return stack
+
+
+def _subcommand(sources: dict[str, str], reasons: list[str]) -> list[str]:
+    """A command-line app (cobra `Use: "serve"`, urfave/cli `Name: "serve"`) starts its server
+    with a subcommand: run without it, the binary prints its help and exits."""
+    for rel, text in sources.items():
+        if not re.search(r'"github\.com/(spf13/cobra|urfave/cli)', text):
+            continue
+        m = re.search(r'\b(?:Use|Name):\s*"(serve|server|start|run|web|http|api)\b', text)
+        if m:
+            reasons.append(f"{rel} defines the `{m.group(1)}` command: the image runs it")
+            return [m.group(1)]
+    return []
 
 
 def module_base(module: str) -> str:

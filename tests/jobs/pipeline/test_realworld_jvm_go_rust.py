@@ -256,3 +256,24 @@ def test_the_static_build_rehearsal_finds_missing_build_inputs() -> None:
                 "app/build.gradle": f"plugins {{ id '{BOOT}' }}\n// spring-boot-starter-web\n",
                 "lib/build.gradle": ""}
     assert rehearse(daggerok) == {"app/Dockerfile": []}
+
+
+def test_a_cobra_server_starts_with_its_serve_command() -> None:
+    # dhax/go-base @ 45be02ce: main calls cmd.Execute(); cmd/serve.go is the cobra `serve`
+    # command that starts api.NewServer(); viper's default port is 3000.
+    files = {
+        "go.mod": "module github.com/dhax/go-base\n\ngo 1.25.0\n\n"
+        "require github.com/go-chi/chi/v5 v5.2.4\n",
+        "main.go": 'package main\nimport "github.com/dhax/go-base/cmd"\n'
+        "func main() { cmd.Execute() }\n",
+        "cmd/serve.go": 'package cmd\nimport (\n\t"github.com/dhax/go-base/api"\n'
+        '\t"github.com/spf13/cobra"\n\t"github.com/spf13/viper"\n)\n'
+        'var serveCmd = &cobra.Command{\n\tUse: "serve",\n\tRun: func() { api.NewServer() },\n}\n'
+        'func init() {\n\tviper.SetDefault("port", "3000")\n}\n',
+        "api/server.go": 'package api\nimport (\n\t"net/http"\n\t"github.com/go-chi/chi/v5"\n)\n'
+        "func NewServer() { srv := http.Server{Addr: addr}; srv.ListenAndServe() }\n",
+    }
+    stack = only(files)
+    assert (stack.framework, stack.port, stack.start_command) == (
+        "chi", 3000, ["/app/go-base", "serve"])
+    assert 'ENTRYPOINT ["/app/go-base", "serve"]' in plan_generation(files).changes["Dockerfile"]
