@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 
+from app.config import GenerateMode
 from app.files import Files
 from bench.realworld import ci_runs_tests
 from bench.rehearse_build import rehearse
+from jobs.pipeline.github import deliver
 from jobs.pipeline.plan import plan_generation
-from jobs.pipeline.report import warnings_section
+from jobs.pipeline.report import check_output, warnings_section
 from jobs.pipeline.stacks import detect_stacks
 from jobs.pipeline.stacks.jvm import gradle_modules
-from jobs.pipeline.validate import validate_report
+from jobs.pipeline.validate import ValidationReport, validate_report
 from tests.jobs.pipeline.test_stacks_realworld import only
 
 BOOT = "org.springframework.boot"
@@ -125,6 +127,10 @@ def test_a_loopback_address_in_code_is_a_warning_with_file_and_line() -> None:
     section = warnings_section(plan)
     assert section is not None and '`main.go:7` binds "127.0.0.1:8585" (loopback)' in section
     assert "ENV " not in plan.changes["Dockerfile"]
+    outcome = deliver(None, None, "0" * 40, plan, GenerateMode.SUGGEST, fork=False)
+    _, summary, _ = check_output(plan, ValidationReport(results=[], timings={}), outcome,
+                                 GenerateMode.SUGGEST, fork=False)
+    assert f"## Warnings\n\n{section}\n\n## Artifacts" in summary  # in the check run
 
 
 def test_an_env_file_listen_address_and_a_client_address() -> None:
