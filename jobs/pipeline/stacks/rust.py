@@ -147,6 +147,11 @@ def detect(tree: Tree, workspace_root: str | None = None) -> Stack:
         port = configured[0]
         reasons.append(f"port {port} from {configured[1]}")
     stack.native_deps = native_deps(root.text("Cargo.lock") or "")
+    manifests = "".join(t for p, t in tree.files.items() if p.endswith("Cargo.toml"))
+    if "libsqlite3-sys" in stack.native_deps and "sqlite" not in manifests.lower():
+        # sqlx's lockfile lists its optional sqlite driver even with the feature off.
+        stack.native_deps.remove("libsqlite3-sys")
+        reasons.append("libsqlite3-sys is in Cargo.lock but no Cargo.toml enables sqlite")
     if stack.native_deps:
         reasons.append(f"native libraries: {', '.join(stack.native_deps)}")
     stack.port = int(port) if port else DEFAULT_PORTS.get(framework, 8080)

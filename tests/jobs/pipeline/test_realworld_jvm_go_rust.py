@@ -181,7 +181,9 @@ def test_ports_from_config_files() -> None:
     rust = {"Cargo.toml": '[package]\nname = "z"\n[dependencies]\nactix-web = "4"\n',
             "src/main.rs": "fn main() { HttpServer::new(f).listen(listener) }\n"}
     yaml = "database:\n  port: 5433\napplication:\n  port: 8000\n  host: 0.0.0.0\n"
-    assert only({**rust, "configuration/base.yaml": yaml}).port == 8000
+    z2p = only({**rust, "configuration/base.yaml": yaml,
+                "Cargo.lock": '[[package]]\nname = "libsqlite3-sys"\nversion = "0.30.1"\n'})
+    assert (z2p.port, z2p.native_deps) == (8000, [])  # sqlx lists sqlite; no feature enables it
     hjson = ("{\n  database: {\n    port: 5433\n  }\n  prometheus: {\n    port: 10002\n  }\n"
              "  bind: \"0.0.0.0\"\n  port: 8536\n}\n")
     assert only({**rust, "config/defaults.hjson": hjson}).port == 8536
