@@ -27,6 +27,7 @@ import json
 import os
 import re
 import shlex
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, os.environ.get("SHIPCREW_CODE") or str(Path(__file__).resolve().parent.parent))
 
 from app.files import Files  # noqa: E402
-from bench.realworld import load_corpus, missing, snapshot  # noqa: E402
+from bench.realworld import git_dir, load_corpus, missing, snapshot  # noqa: E402
 from jobs.pipeline.plan import plan_generation  # noqa: E402
 
 try:
@@ -169,8 +170,9 @@ def _cargo_has_bin(stage: Stage, workdir: str, binary: str) -> bool:
 FILES: Files = {}
 
 
-def rehearse(files: Files) -> dict[str, list[str]]:
-    """Per generated Dockerfile of a Go/JVM/Rust service: the problems its build would hit."""
+def rehearse(files: Files, hidden: Files | None = None) -> dict[str, list[str]]:
+    """Per generated Dockerfile of a Go/JVM/Rust service: the problems its build would hit.
+    `hidden`: committed paths detection never reads (dist/, build/), in the context too."""
     global FILES
     plan = plan_generation(files)
     out: dict[str, list[str]] = {}
@@ -184,7 +186,7 @@ def rehearse(files: Files) -> dict[str, list[str]]:
         if body is None or not re.search(r"^FROM (golang|eclipse-temurin|maven|gradle|rust):",
                                          body, re.M):
             continue
-        ctx = _context_files(files, context)
+        ctx = _context_files({**(hidden or {}), **files}, context)
         FILES = ctx
         problems: list[str] = []
         stage: Stage = {}
@@ -220,7 +222,13 @@ def main() -> int:
     for entry in corpus:
         if entry["repo"] in absent:
             continue
-        for dockerfile, problems in rehearse(snapshot(entry)).items():
+        files = snapshot(entry)
+        # read_tree skips dist/, build/ …: what the commit holds there is in the context too.
+        gd = git_dir(entry["repo"])
+        listed = subprocess.run(["git", f"--git-dir={gd}", "ls-tree", "-r", "--name-only",
+                                 entry["commit"]], capture_output=True, text=True).stdout
+        hidden = {p: "" for p in listed.splitlines() if p not in files}
+        for dockerfile, problems in rehearse(files, hidden).items():
             total += 1
             built += not problems
             print(f"{'ok ' if not problems else 'BAD'} {entry['repo']} {dockerfile}")

@@ -178,7 +178,7 @@ TEST_RUNNERS = {
     "node": r"(npm|pnpm|yarn|bun)( run)? test\b|\bjest\b|\bvitest\b|\bmocha\b",
     "go": r"go test", "rust": r"cargo (test|nextest)",
     # A goal that runs the tests: not `mvn compile jib:build`, not `-DskipTests`.
-    "java": r"\bmvnw?\b(?![^\n]*-DskipTests)[^\n]*\s(?:verify|test|install)\b"
+    "java": r"\bmvnw?\b(?![^\n]*-DskipTests)[^\n]*\s(?:verify|test|install|package)\b"
             r"|\bgradlew?\b(?![^\n]*-x test)[^\n]*\s(?:test|build|check)\b",
 }
 
@@ -192,7 +192,10 @@ def _human_test_workflow(stack: Stack, files: Files, single: bool, ours: str) ->
                 r"\.github/workflows/[^/]+\.ya?ml", path):
             continue
         text = _with_npm_scripts(files[path], files)
-        if re.search(runner, text) and (single or stack.path == "." or stack.path in text):
+        # A JVM module is tested by the build at its root (`mvn package` runs every module).
+        whole = stack.language == "java" and stack.build_root == "."
+        if re.search(runner, text) and (single or whole or stack.path == "." or
+                                        stack.path in text):
             return path
     return None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from app.files import SKIP_DIRS
 from jobs.pipeline.stacks.model import DEFAULT_PORTS, Stack, dns_label, join
 from jobs.pipeline.stacks.runtime import DEPENDENCY_PORTS, env_port, newest
 from jobs.pipeline.stacks.tree import Tree, first_match
@@ -158,7 +159,7 @@ def _embedded_frontends(stack: Stack, tree: Tree, sources: dict[str, str]) -> No
                     stack.frontends.append({"path": front, "output": tree.path(where)})
                     stack.reasons.append(f"{tree.path(rel)} embeds {where}, the build output "
                                          f"of the npm project {front}: the image builds it first")
-                else:
+                elif target not in SKIP_DIRS:  # the reader skips dist/, build/: unknown
                     stack.warnings.append(f"`{tree.path(rel)}` embeds `{where}`, which no commit"
                                           " holds: generate it before `go build`, or the image "
                                           "build fails.")

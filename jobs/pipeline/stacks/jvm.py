@@ -10,10 +10,15 @@ from __future__ import annotations
 import re
 
 from jobs.pipeline.stacks.model import Stack, dns_label
+from jobs.pipeline.stacks.runtime import compose_port
 from jobs.pipeline.stacks.tree import Tree, first_match
 
 DEFAULT_VERSION = "21"
-WEB_STARTERS = ("spring-boot-starter-web", "spring-boot-starter-webflux")
+# Starters that run an embedded web server (Boot 4 renamed -web to -webmvc: a prefix match);
+# Spring Cloud's servers bring one too.
+WEB_STARTERS = ("spring-boot-starter-web", "spring-cloud-config-server",
+                "spring-cloud-starter-netflix-eureka-server", "spring-boot-admin-starter-server",
+                "spring-cloud-starter-gateway")
 GRADLE_BUILDS = ("build.gradle.kts", "build.gradle")
 JAVA_VERSION = (r"(?:JavaLanguageVersion\.of\(|VERSION_(?:1_)?|Compatibility\s*=\s*[\"']?"
                 r"(?:JavaVersion\.VERSION_)?(?:1\.)?|^\s*(?:java|jdk|jvmTarget)\w*[vV]ersion\s*="
@@ -109,7 +114,8 @@ def detect(tree: Tree, workspace_root: str | None = None) -> Stack:
         name = first_match(r"<artifactId>([^<]+)</artifactId>", [no_deps])
         reasons.append("maven build (pom.xml" + (", wrapper)" if wrapper else ", no wrapper)"))
         version = first_match(r"<(?:java\.version|maven\.compiler\.release|maven\.compiler\."
-                              r"source|release)>(\d+)<", [build])
+                              r"source|release)>(\d+)<",
+                              [build, root.text("pom.xml") or "" if workspace_root else ""])
         boot = "spring-boot" in build
     if version:
         reasons.append(f"java {version} from the {'gradle' if gradle else 'maven'} build")
@@ -127,6 +133,10 @@ def detect(tree: Tree, workspace_root: str | None = None) -> Stack:
                         for d in ("", "config/") for ext in ("properties", "yml", "yaml"))
         port = first_match(r"(?:server\.port\s*[=:]\s*|server:\s*\n\s+port:\s*)(\d{2,5})",
                            [props])
+        composed = compose_port(root, tree.root.rsplit("/", 1)[-1]) if not port else None
+        if composed:
+            port = str(composed[0])
+            reasons.append(f"port {port}: docker compose maps it for {composed[1]}")
         stack.port = int(port or 8080)
         stack.start_command = ["java", "-XX:MaxRAMPercentage=75", "-jar", "/app/app.jar"]
         reasons.append("service: Spring Boot with a web starter")

@@ -8,6 +8,9 @@ order them newest supported first) that the range allows.
 from __future__ import annotations
 
 import re
+from typing import Any
+
+import yaml
 
 from jobs.pipeline.stacks.tree import Tree
 
@@ -135,3 +138,31 @@ def procfile_web(tree: Tree) -> list[str] | None:
     """The words of the Procfile's `web:` process (`./target/release/app server`)."""
     m = re.search(r"^web:\s*(.+)$", tree.text("Procfile") or "", re.M)
     return m.group(1).split() if m else None
+
+
+COMPOSE_FILES = ("docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml")
+
+
+def compose_port(root: Tree, name: str) -> tuple[int, str] | None:
+    """(container port, evidence) of the compose service that runs `name` (a project
+    directory's name): its service key, image or build names it; `ports: - "8081:8081"`."""
+    for rel in COMPOSE_FILES:
+        try:
+            data: Any = yaml.safe_load(root.text(rel) or "") or {}
+        except yaml.YAMLError:
+            continue
+        services = data.get("services", data) if isinstance(data, dict) else {}
+        for key, spec in (services.items() if isinstance(services, dict) else []):
+            if not isinstance(spec, dict):
+                continue
+            build = spec.get("build")
+            build = build.get("context", "") if isinstance(build, dict) else build or ""
+            names = {str(key), str(spec.get("image", "")).rsplit("/", 1)[-1].split(":")[0],
+                     str(build).rstrip("/").rsplit("/", 1)[-1]}
+            if name not in names and not any(n and name.endswith("-" + n) for n in names):
+                continue
+            for port in spec.get("ports") or []:
+                m = re.fullmatch(r"(?:[\d.]+:)?(?:\d+:)?(\d{2,5})(?:/tcp)?", str(port).strip())
+                if m:
+                    return int(m.group(1)), f"{root.path(rel)} ({key})"
+    return None

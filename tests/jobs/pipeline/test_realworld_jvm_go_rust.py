@@ -82,15 +82,28 @@ def test_renamed_projects_and_a_web_starter_from_a_project_dependency() -> None:
 
 
 def test_a_maven_module_builds_with_its_dependencies() -> None:
+    # spring-petclinic/spring-petclinic-microservices @ 9a76b4e3: java.version in the parent
+    # pom, ports only in docker-compose.yml, a config server's web comes with its starter.
     files = {
-        "pom.xml": "<project><packaging>pom</packaging><modules><module>api</module>"
-        "<module>core</module></modules></project>",
+        "pom.xml": "<project><packaging>pom</packaging><properties><java.version>17"
+        "</java.version></properties><modules><module>api</module>"
+        "<module>core</module><module>config</module></modules></project>",
+        "docker-compose.yml": "services:\n  api:\n    image: example/app-api\n    ports:\n"
+        "      - 8081:8081\n  config-server:\n    image: example/config\n    ports:\n"
+        "      - 8888:8888\n",
+        "config/pom.xml": "<project><artifactId>config</artifactId><dependencies>"
+        "<dependency>spring-cloud-config-server</dependency></dependencies>"
+        "<build>spring-boot-maven-plugin</build></project>",
+        "config/src/main/resources/application.yml": "server.port: 8888\n",
         "api/pom.xml": "<project><artifactId>api</artifactId><dependencies>"
         "<dependency>spring-boot-starter-web</dependency></dependencies></project>",
         "api/src/main/java/App.java": "class App {}\n",
         "core/pom.xml": "<project><artifactId>core</artifactId></project>",
     }
-    [stack] = services(files).values()
+    found = services(files)
+    stack = found["api"]
+    assert (sorted(found), stack.port, stack.version) == (  # type: ignore[attr-defined]
+        ["api", "config"], 8081, "17")
     dockerfile = plan_generation(files).changes["api/Dockerfile"]
     assert stack.build_command == "mvn -B -ntp -pl api -am -DskipTests package"  # type: ignore[attr-defined]
     assert "mvn -B -ntp -pl api -am -DskipTests package" in dockerfile
