@@ -19,7 +19,7 @@ from rq import SimpleWorker, Worker
 
 from app.main import redis_from_url
 from app.maintenance import Maintenance, mark_alive
-from app.queue import QUEUE_ORDER, queues
+from app.queue import QUEUE_ORDER, FairQueue, queues
 
 log = logging.getLogger(__name__)
 # Measured with bench/worker.py (see README): a fork per job costs more than the jobs' own
@@ -77,7 +77,7 @@ def run_worker(redis_url: str, names: list[str] | None = None, *, burst: bool = 
         worker = None
         while True:
             try:
-                worker = cls(selected, connection=conn)
+                worker = cls(selected, connection=conn, queue_class=FairQueue)
                 maintenance.names = {worker.name}
                 mark_alive(conn, maintenance.names)
                 # RQ's own scheduler is replaced by the leader's (app.maintenance).
@@ -89,4 +89,5 @@ def run_worker(redis_url: str, names: list[str] | None = None, *, burst: bool = 
                 log.warning("redis unavailable (%s); reconnecting", exc)
                 time.sleep(RECONNECT_WAIT)
     finally:
-        maintenance.stop()
+        if not burst:  # started above only then
+            maintenance.stop()
