@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import signal
 import sys
@@ -14,7 +13,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the offline commands (run, audit) never load the App's settings
     from app.settings import Settings
 
-log = logging.getLogger("shipcrew")
+# Each command imports what it needs when it runs (`shipcrew audit` pays for no web stack,
+# settings or logging).
 
 
 def _settings_or_exit(**overrides: object) -> Settings:
@@ -68,7 +68,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not settings.redis_url:
         embedded = EmbeddedRedis(settings.state_dir)
         settings = settings.model_copy(update={"redis_url": embedded.start()})
-        log.info("embedded redis-server started under %s", settings.state_dir)
+        import logging
+
+        logging.getLogger("shipcrew").info("embedded redis-server started under %s",
+                                           settings.state_dir)
     settings = _resolve_slug(settings)
     env = {**os.environ, "REDIS_URL": str(settings.redis_url)}
     if settings.app_slug:
@@ -140,7 +143,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from jobs.auditor.core import cli_audit
+    from jobs.auditor.cli import cli_audit
 
     return cli_audit(args.path, args.format, args.policy or [])
 

@@ -24,7 +24,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-CONFIG_PATH = ".github/shipcrew.yml"
+from app import CONFIG_PATH as CONFIG_PATH  # defined without pydantic, for the audit CLI
+
 MAX_CONFIG_BYTES = 256 * 1024
 
 Permission = Literal["read", "triage", "write", "maintain", "admin"]

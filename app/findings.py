@@ -1,11 +1,17 @@
-"""Findings and verdicts: the shared language of the auditor, the pipeline engineer and gates."""
+"""Findings and verdicts: the shared language of the auditor, the pipeline engineer and gates.
+
+Plain dataclasses, not pydantic models: `shipcrew audit` builds no pydantic model at all when
+the repository has no config (pydantic's import and first model cost more CPU than the audit
+of a typical pull request). `model_copy` and `model_dump` keep the names callers know.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import StrEnum
-
-from pydantic import BaseModel, Field
+from typing import Any
 
 
 class Severity(StrEnum):
@@ -24,7 +30,8 @@ class Verdict(StrEnum):
     FAIL = "fail"
 
 
-class Fix(BaseModel):
+@dataclass(kw_only=True)
+class Fix:
     """A safe automatic edit a rule offers (`kind`, see jobs.auditor.fixes); `content` is the whole
     new text of `path` once it has been computed."""
 
@@ -34,7 +41,8 @@ class Fix(BaseModel):
     content: str | None = None
 
 
-class Finding(BaseModel):
+@dataclass(kw_only=True)
+class Finding:
     rule: str
     severity: Severity = Severity.HARD
     mode: Mode = Mode.ENFORCE
@@ -42,14 +50,25 @@ class Finding(BaseModel):
     line: int | None = None
     message: str
     recourse: str = ""
-    fix: Fix | None = Field(default=None, exclude=True)
+    fix: Fix | None = None  # not part of the public shape
+
+    def __post_init__(self) -> None:  # "hard" and Severity.HARD alike, as pydantic did
+        self.severity = Severity(self.severity)
+        self.mode = Mode(self.mode)
+
+    def model_copy(self, update: dict[str, Any] | None = None) -> Finding:
+        return dataclasses.replace(self, **(update or {}))
+
+    def model_dump(self) -> dict[str, Any]:
+        """Every field but `fix` (as the pydantic model excluded it)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name != "fix"}
 
     def public(self) -> dict[str, object]:
         """The JSON shape of the CLI contract."""
-        return self.model_dump(mode="json", include=_PUBLIC)
-
-
-_PUBLIC = {"rule", "severity", "mode", "path", "line", "message", "recourse"}
+        return {"rule": self.rule, "severity": self.severity.value, "mode": self.mode.value,
+                "path": self.path, "line": self.line, "message": self.message,
+                "recourse": self.recourse}
 
 
 def verdict_of(findings: Iterable[Finding]) -> Verdict:

@@ -10,7 +10,9 @@ app.helm`) with an address-space limit, a CPU-time limit, a wall-clock timeout a
 the size of what it writes back; going over any of them is a `ChartError` that says which,
 and the worker that asked is untouched. Validation lints and renders in one child
 (`check_chart`), and answers are kept by content (app.rendercache): the audit of the same
-chart, or of a head whose chart did not change, starts no child at all.
+chart, or of a head whose chart did not change, starts no child at all. The child starts
+without `site` (the import path is passed on instead) and imports only what rendering needs;
+`start_render` lets the caller work while the chart renders.
 """
 
 from __future__ import annotations
@@ -29,13 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from app import ROOT
 from app.files import Files, write_tree
 
 if TYPE_CHECKING:
     import redis
+    import yaml
 
 HELM_MEMORY = 1024 * 1024 * 1024  # private writable memory of the child (Python, Go, chart)
 HELM_CPU_SECONDS = 20
@@ -47,7 +48,6 @@ RELEASE = "release"  # the release name of a chart at the repository's root
 _LOCATION = re.compile(r"(?:[\w.-]+/)?((?:templates|charts)/[\w./-]+?|Chart\.yaml|values\.yaml)"
                        r":(\d+)")
 _YAML_SUFFIXES = (".yaml", ".yml", ".json")
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: same data, ~10x faster
 
 
 class ChartError(Exception):
@@ -80,12 +80,9 @@ def _limit() -> None:  # runs in the child between fork and exec
     resource.setrlimit(resource.RLIMIT_CPU, (HELM_CPU_SECONDS, HELM_CPU_SECONDS + 1))
 
 
-def _collect(proc: subprocess.Popen[bytes], request: bytes) -> tuple[bytes, bytes]:
-    """stdout (at most HELM_OUTPUT + 1 bytes) and stderr's tail, within HELM_TIMEOUT."""
-    assert proc.stdin and proc.stdout and proc.stderr
-    deadline = time.monotonic() + HELM_TIMEOUT
-    proc.stdin.write(request)  # the child reads all of it before it writes anything
-    proc.stdin.close()
+def _collect(proc: subprocess.Popen[bytes], deadline: float) -> tuple[bytes, bytes]:
+    """stdout (at most HELM_OUTPUT + 1 bytes) and stderr's tail, before `deadline`."""
+    assert proc.stdout and proc.stderr
     out, err = bytearray(), bytearray()
     with selectors.DefaultSelector() as sel:
         sel.register(proc.stdout, selectors.EVENT_READ, out)
@@ -105,28 +102,60 @@ def _collect(proc: subprocess.Popen[bytes], request: bytes) -> tuple[bytes, byte
     return bytes(out), bytes(err)
 
 
-def _isolated(op: str, **request: Any) -> dict[str, Any]:
-    """Run `op` in a limited child process: its reply ({"ok": ...} or {"error": ...}), or
-    ChartError when it went over a limit or failed."""
-    with subprocess.Popen([sys.executable, "-m", "app.helm", op], stdin=subprocess.PIPE,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_limit,
-                          cwd=ROOT) as proc:
+def _child_env() -> dict[str, str]:
+    # `python -S` skips site (.pth files, the editable-install finder: ~80 ms per start) and
+    # finds helm_python and this package on the import path of the process that asked.
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+
+
+class Isolated:
+    """`op` running in a limited child process. `result()` waits: the child's reply
+    ({"ok": ...} or {"error": ...}), or ChartError when it went over a limit or failed."""
+
+    def __init__(self, op: str, **request: Any) -> None:
+        with tempfile.TemporaryFile() as stdin:  # the request never blocks the caller
+            stdin.write(json.dumps(request).encode())
+            stdin.seek(0)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-S", "-m", "app.helm", op], stdin=stdin,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_limit, cwd=ROOT,
+                env=_child_env())
+        self.deadline = time.monotonic() + HELM_TIMEOUT
+
+    def result(self) -> dict[str, Any]:
         try:
-            data, err = _collect(proc, json.dumps(request).encode())
-            rc = proc.wait(timeout=HELM_TIMEOUT)
+            data, err = _collect(self.proc, self.deadline)
+            rc = self.proc.wait(timeout=max(0.1, self.deadline - time.monotonic()))
         finally:
-            if proc.poll() is None:
-                proc.kill()
-    if rc != 0 or not data:
-        if rc in (-signal.SIGKILL, -signal.SIGXCPU):
-            raise ChartError(f"rendering used over {HELM_CPU_SECONDS} s of CPU")
-        text = err.decode(errors="replace")
-        why = next((line for line in text.splitlines() if "fatal error" in line
-                    or "out of memory" in line or "Error" in line), text[:200])
-        raise ChartError(f"rendering used over {HELM_MEMORY >> 20} MB of memory or failed "
-                         f"(exit {rc}): {why.strip()}")
-    reply: dict[str, Any] = json.loads(data)
-    return reply
+            self.close()
+        if rc != 0 or not data:
+            if rc in (-signal.SIGKILL, -signal.SIGXCPU):
+                raise ChartError(f"rendering used over {HELM_CPU_SECONDS} s of CPU")
+            text = err.decode(errors="replace")
+            why = next((line for line in text.splitlines() if "fatal error" in line
+                        or "out of memory" in line or "Error" in line), text[:200])
+            raise ChartError(f"rendering used over {HELM_MEMORY >> 20} MB of memory or failed "
+                             f"(exit {rc}): {why.strip()}")
+        reply: dict[str, Any] = json.loads(data)
+        return reply
+
+    def close(self) -> None:
+        """Stop the child if it still runs (idempotent)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream:
+                stream.close()
+        self.proc.wait()
+
+
+def _start(op: str, **request: Any) -> Isolated:
+    """Every Helm child starts here (tests count them)."""
+    return Isolated(op, **request)
+
+
+def _isolated(op: str, **request: Any) -> dict[str, Any]:
+    return _start(op, **request).result()
 
 
 def release_name(chart_dir: str) -> str:
@@ -157,24 +186,60 @@ def _yaml_checked(rendered: dict[str, str]) -> dict[str, Any]:
     return {"ok": rendered}
 
 
+def _cache(conn: redis.Redis | None) -> tuple[Any, redis.Redis | None]:
+    """app.rendercache and its connection. Outside an RQ job and without `conn` there is no
+    cache, and nothing is imported for one (`shipcrew audit` starts faster)."""
+    if conn is None and "rq" not in sys.modules:
+        return None, None
+    from app import rendercache
+
+    return rendercache, rendercache.connection(conn)
+
+
+class PendingRender:
+    """A render started by `start_render`; `result()` waits for it (the cache's answer, if
+    any, is there at once)."""
+
+    def __init__(self, chart: Files, release: str, values: dict[str, Any] | None,
+                 namespace: str, conn: redis.Redis | None) -> None:
+        request = {"chart": chart, "release": release, "values": values, "namespace": namespace}
+        self.cache, self.store = _cache(conn)
+        self.name = self.cache.key("render", request) if self.store is not None else ""
+        self.reply = self.cache.get(self.store, self.name) if self.store is not None else None
+        self.child = _start("render", **request) if self.reply is None else None
+
+    def result(self) -> dict[str, str]:
+        """Template path (relative to the chart root) -> rendered text, or ChartError."""
+        if self.reply is None:
+            assert self.child is not None
+            reply = self.child.result()  # over a limit: raised, not kept
+            if "ok" in reply:
+                reply = _yaml_checked(reply["ok"])
+            if self.store is not None:
+                self.cache.put(self.store, self.name, reply)
+            self.reply = reply
+        rendered: dict[str, str] = _raise(self.reply)
+        return rendered
+
+    def close(self) -> None:
+        if self.child is not None:
+            self.child.close()
+
+
+def start_render(chart: Files, release: str = RELEASE, values: dict[str, Any] | None = None,
+                 namespace: str = "default", *, conn: redis.Redis | None = None
+                 ) -> PendingRender:
+    """`render_chart`, started: the chart renders while the caller goes on."""
+    return PendingRender(chart, release, values, namespace, conn)
+
+
 def render_chart(chart: Files, release: str = RELEASE, values: dict[str, Any] | None = None,
                  namespace: str = "default", *, conn: redis.Redis | None = None) -> dict[str, str]:
     """Template path (relative to the chart root) -> rendered text, like `helm template`.
 
     Answered from app.rendercache when this chart was rendered the same way before (`conn`,
     or the running job's Redis)."""
-    from app import rendercache
-
-    request = {"chart": chart, "release": release, "values": values, "namespace": namespace}
-    store, name = rendercache.connection(conn), rendercache.key("render", request)
-    reply = rendercache.get(store, name)
-    if reply is None:
-        reply = _isolated("render", **request)  # over a limit: raised, not kept
-        if "ok" in reply:
-            reply = _yaml_checked(reply["ok"])
-        rendercache.put(store, name, reply)
-    rendered: dict[str, str] = _raise(reply)
-    return rendered
+    return start_render(chart, release, values, namespace, conn=conn).result()
 
 
 @dataclass
@@ -219,10 +284,17 @@ def check_chart(chart: Files, release: str = RELEASE, values: dict[str, Any] | N
         return ChartCheck(lint=lint["ok"], error=exc)
 
 
+def _yaml() -> tuple[Any, type[yaml.SafeLoader]]:
+    import yaml  # not in the child process, which never parses YAML
+
+    return yaml, getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster
+
+
 def manifests(text: str, path: str = "manifest") -> list[dict[str, Any]]:
     """Every non-empty YAML document of a rendered template; ChartError when not YAML."""
+    yaml, loader = _yaml()
     try:
-        docs = list(yaml.load_all(text, Loader=_SAFE_LOADER))
+        docs = list(yaml.load_all(text, Loader=loader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ChartError(f"rendered output is not YAML: {getattr(exc, 'problem', exc)}",

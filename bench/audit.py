@@ -19,12 +19,15 @@ import argparse
 import json
 import os
 import random
+import shlex
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -234,9 +237,29 @@ def ours_in_process(files: Files, repeat: int) -> tuple[float, float, float, set
 
 def ours_cli(root: Path) -> float:
     start = time.perf_counter()
-    subprocess.run([str(ROOT / ".venv/bin/shipcrew"), "audit", str(root), "--format", "json"],
-                   capture_output=True, check=False)
+    subprocess.run(ours_cmd(root), capture_output=True, check=False)
     return time.perf_counter() - start
+
+
+def ours_cmd(root: Path) -> list[str]:
+    return [str(ROOT / ".venv/bin/shipcrew"), "audit", str(root), "--format", "json"]
+
+
+@dataclass
+class Timed:
+    wall: float  # mean seconds
+    cpu: float  # mean user + system seconds, children included
+
+
+def hyperfine(cmd: list[str], runs: int) -> Timed | None:
+    """Mean wall and CPU time of `cmd` over `runs` runs (after one warm-up), by hyperfine."""
+    if shutil.which("hyperfine") is None:
+        return None
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        subprocess.run(["hyperfine", "-N", "-i", "-w", "1", "-r", str(runs), "--export-json",
+                        out.name, shlex.join(cmd)], capture_output=True, check=True)
+        result = json.loads(Path(out.name).read_text())["results"][0]
+    return Timed(result["mean"], result["user"] + result["system"])
 
 
 # --- checkov ----------------------------------------------------------------------------------
@@ -259,10 +282,14 @@ def install_checkov() -> Path | None:
     return exe if exe.exists() else None
 
 
+def checkov_cmd(exe: Path, root: Path) -> list[str]:
+    return [str(exe), "-d", str(root), "--framework", "github_actions", "dockerfile",
+            "kubernetes", "helm", "secrets", "-o", "json", "--quiet", "--compact",
+            "--skip-download"]
+
+
 def checkov(exe: Path, root: Path) -> tuple[float, set[tuple[str, str]], str]:
-    cmd = [str(exe), "-d", str(root), "--framework", "github_actions", "dockerfile",
-           "kubernetes", "helm", "secrets", "-o", "json", "--quiet", "--compact",
-           "--skip-download"]
+    cmd = checkov_cmd(exe, root)
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
@@ -308,7 +335,13 @@ def run(name: str, files: Files, exe: Path | None, repeat: int, keep: Path | Non
             return
         print(f"checkov CLI: {elapsed:.2f} s; {len(theirs)} (file, check) findings")
         print(f"speed-up: CLI vs CLI {elapsed / cli:.1f}x; checkov CLI vs shipcrew warm "
-              f"{elapsed / warm:.0f}x (target >= 20x)")
+              f"{elapsed / warm:.0f}x (target >= 20x); load {os.getloadavg()[0]:.1f}")
+        ours_t, theirs_t = hyperfine(ours_cmd(root), 10), hyperfine(checkov_cmd(exe, root), 3)
+        if ours_t and theirs_t:
+            print(f"hyperfine, one after the other: shipcrew audit {ours_t.wall:.3f} s "
+                  f"(CPU {ours_t.cpu:.3f} s), checkov {theirs_t.wall:.2f} s (CPU "
+                  f"{theirs_t.cpu:.2f} s): {theirs_t.wall / ours_t.wall:.1f}x wall, "
+                  f"{theirs_t.cpu / ours_t.cpu:.1f}x CPU; load {os.getloadavg()[0]:.1f}")
         for label, counts in compare(ours, theirs).items():
             print(f"  {label}: " + (", ".join(f"{r} x{n}" for r, n in sorted(counts.items()))
                                      or "none"))

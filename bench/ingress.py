@@ -41,9 +41,14 @@ from bench._load import flat_out  # noqa: E402
 SECRET = "bench-secret"
 PAYLOAD = json.loads((ROOT / "tests/fixtures/webhooks/pull_request/opened-2.json").read_text())
 BODY = json.dumps(PAYLOAD, separators=(",", ":")).encode()
+# Both servers: one uvicorn process each, uvloop + httptools, the same concurrency limit and
+# keep-alive (shipcrew's come from app.server, where its httptools protocol adds header limits).
+UVICORN = "1 worker, loop=uvloop, http=httptools, limit_concurrency=512, keep-alive 5 s"
 SERVERS = {
     "bare HMAC+RPUSH": [sys.executable, "-m", "uvicorn", "bench.bare_endpoint:app",
-                        "--no-access-log", "--log-level", "warning"],
+                        "--no-access-log", "--log-level", "warning", "--workers", "1",
+                        "--loop", "uvloop", "--http", "httptools", "--limit-concurrency", "512",
+                        "--timeout-keep-alive", "5"],
     "shipcrew web": [sys.executable, "-m", "app.cli", "web"],
 }
 # wrk's Lua: one signed body, a unique delivery id per request (thread id + counter).
@@ -64,6 +69,13 @@ class Run:
     rps: float
     p99_ms: float
     errors: int
+    cpu_us: float = float("nan")  # the server process's CPU per answered request
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -129,6 +141,7 @@ def main() -> None:
     ap.add_argument("--connections", default="4,32")
     ap.add_argument("--python", action="store_true", help="use the Python load generator")
     args = ap.parse_args()
+    args.load_before = _load()
     conns = [int(c) for c in args.connections.split(",")]
     use_wrk = shutil.which("wrk") is not None and not args.python
     with tempfile.TemporaryDirectory() as tmp:
@@ -161,7 +174,10 @@ def main() -> None:
                 for c in conns:
                     for label in SERVERS:
                         flush.flushdb()
+                        before = cpu_seconds(procs[label].pid)
                         run = _one(use_wrk, urls[label], c, args.seconds, script)
+                        used = cpu_seconds(procs[label].pid) - before
+                        run.cpu_us = 1e6 * used / max(1.0, run.rps * args.seconds)
                         results.setdefault((label, c), []).append(run)
         finally:
             for proc in procs.values():
@@ -169,6 +185,10 @@ def main() -> None:
                 proc.wait()
             server.stop()
     _report(results, conns, args, use_wrk)
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def _one(use_wrk: bool, url: str, c: int, seconds: float, script: Path) -> Run:
@@ -182,20 +202,28 @@ def _report(results: dict[tuple[str, int], list[Run]], conns: list[int],
     tool = "wrk -t1" if use_wrk else "Python load generator (measures itself too)"
     print(f"ingress benchmark: {tool}, {args.rounds} alternating rounds x {args.seconds:g} s, "
           f"{os.cpu_count()} cores, {len(BODY):,}-byte pull_request.opened")
+    print(f"uvicorn for both: {UVICORN}; load average before/after: {args.load_before} / "
+          f"{_load()}")
     print(f"{'server':<18}{'conns':>6}{'req/s (median)':>16}{'p99 ms (median)':>17}"
-          f"{'errors':>8}   per round req/s")
+          f"{'CPU us/req':>12}{'errors':>8}   per round req/s")
     for c in conns:
         for label in SERVERS:
             runs = results[(label, c)]
             print(f"{label:<18}{c:>6}{statistics.median(r.rps for r in runs):>16.0f}"
                   f"{statistics.median(r.p99_ms for r in runs):>17.2f}"
+                  f"{statistics.median(r.cpu_us for r in runs):>12.0f}"
                   f"{sum(r.errors for r in runs):>8}   "
                   + " ".join(f"{r.rps:.0f}" for r in runs))
         bare, ours = results[("bare HMAC+RPUSH", c)], results[("shipcrew web", c)]
         ratio = statistics.median(r.rps for r in ours) / statistics.median(r.rps for r in bare)
         p99 = statistics.median(r.p99_ms for r in ours) / statistics.median(
             r.p99_ms for r in bare)
-        print(f"{'':<18}{c:>6}  shipcrew/bare: {ratio:.2f}x req/s, {p99:.2f}x p99")
+        # each shipcrew round against the bare round just before it: noise shared by both
+        paired = statistics.median(o.rps / b.rps for b, o in zip(bare, ours, strict=True))
+        cpu = statistics.median(o.cpu_us for o in ours) / statistics.median(
+            b.cpu_us for b in bare)
+        print(f"{'':<18}{c:>6}  shipcrew/bare: {ratio:.2f}x req/s (median of paired rounds "
+              f"{paired:.2f}x), {p99:.2f}x p99, {cpu:.2f}x CPU per request")
 
 
 if __name__ == "__main__":

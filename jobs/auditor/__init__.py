@@ -1,7 +1,9 @@
 """The auditor: workflows, Dockerfiles, Kubernetes manifests, secrets and provenance against
 Rego policies; the verdict is the `shipcrew / policy` check run.
 
-    core.py      audit_files (pure: files in, findings and verdict out) and `shipcrew audit`
+    core.py      audit_files (pure: files in, findings and verdict out)
+    cli.py       `shipcrew audit` (light: starts chart renders before the heavy imports)
+    charts.py    where the charts are; their Helm renders, started early
     engine.py    the Rego engine behind a small interface; sources.py reads policy files
     inputs/      files -> documents with line numbers (YAML, Dockerfile, secrets)
     fixes.py     safe automatic edits (yaml_edit.py edits YAML text in place)

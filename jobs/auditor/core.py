@@ -8,35 +8,36 @@ charts, PR metadata) for the rules that need more than one file.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
-from app import POLICIES_DIR
-from app.config import CONFIG_PATH, ConfigError, PoliciesConfig, parse_config
-from app.files import Files, read_tree
+from app import CONFIG_PATH, POLICIES_DIR
+from app.files import Files
 from app.findings import Finding, Fix, Mode, Severity, Verdict, verdict_of
-from app.helm import release_name  # as the pipeline's validation: one render serves both
-from jobs.auditor import inputs
+from jobs.auditor import charts, inputs
 from jobs.auditor.engine import PolicyError, PolicySet, RawResult, TimedOut
 from jobs.auditor.inputs import Document
 from jobs.auditor.inputs.secret_scan import secret_candidates
 
+if TYPE_CHECKING:  # the config's pydantic models load only when a repo has a config
+    from app.config import ConfigError, PoliciesConfig
+
 INPUT_RULES = ("INPUT", "POLICY", "CONFIG")
 
 
-class AuditResult(BaseModel):
+@dataclass(kw_only=True)
+class AuditResult:
     findings: list[Finding]
     verdict: Verdict
-    notes: list[str] = []  # what was not evaluated, and why
-    excluded: list[str] = []  # findings the config dropped, counted, and why
-    timings: dict[str, float] = {}
+    notes: list[str] = field(default_factory=list)  # what was not evaluated, and why
+    excluded: list[str] = field(default_factory=list)  # what the config dropped, counted, why
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Finding]:
@@ -56,24 +57,18 @@ def load_policies(dirs: list[Path]) -> PolicySet:
     return _compiled(resolved, stamp)
 
 
-def _chart_renderer() -> Callable[..., dict[str, str]] | None:
-    try:
-        from app.helm import render_chart  # written by the pipeline engineer
-    except ImportError:
-        return None
-    return render_chart
-
-
-def chart_documents(files: Files, root: str) -> tuple[list[Document], list[Finding], list[str]]:
-    """The rendered manifests of the chart at `root`, located in its templates."""
-    render = _chart_renderer()
+def chart_documents(files: Files, root: str, pending: Any = None
+                    ) -> tuple[list[Document], list[Finding], list[str]]:
+    """The rendered manifests of the chart at `root` (`pending`: its render, if started),
+    located in its templates."""
+    start = charts.renderer()
     chart_file = f"{root}/Chart.yaml" if root else "Chart.yaml"
-    if render is None:
+    if start is None:
         return [], [], [f"{chart_file}: Helm chart not evaluated (no renderer available)"]
     prefix = f"{root}/" if root else ""
-    chart_files = {p[len(prefix):]: t for p, t in files.items() if p.startswith(prefix)}
+    chart_files = charts.chart_files(files, root)
     try:
-        rendered = render(chart_files, release=release_name(root))
+        rendered = (pending or start(chart_files, release=charts.release(root))).result()
     except Exception as exc:  # the renderer is an edge (helm): report, never crash
         message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
         where = getattr(exc, "path", None)
@@ -159,18 +154,27 @@ def matches(path: str, patterns: list[str]) -> str | None:
     return next((p for p in patterns if _glob(p).fullmatch(path)), None)
 
 
-def _configure(findings: list[Finding], config: PoliciesConfig,
+# What `PoliciesConfig()` holds, for a repository without a config (no pydantic model built);
+# tests hold the two to each other.
+DEFAULT_MODE, DEFAULT_LEGACY = "enforce", "report"
+
+
+def _configure(findings: list[Finding], config: PoliciesConfig | None,
                changed: dict[str, set[int]] | None) -> tuple[list[Finding], list[str]]:
     """Findings with the config's modes and severities; and what it dropped, counted."""
+    exclude = config.exclude if config else []
+    rules = config.rules if config else {}
+    default_mode = config.mode if config else DEFAULT_MODE
+    legacy = config.legacy if config else DEFAULT_LEGACY
     out = []
     dropped: dict[str, int] = {}
     for f in findings:
-        glob = matches(f.path, config.exclude) if f.path else None
+        glob = matches(f.path, exclude) if f.path and exclude else None
         if glob is not None:
             key = f"{f.rule} in `{f.path}` (policies.exclude `{glob}`)"
             dropped[key] = dropped.get(key, 0) + 1
             continue
-        override = config.rules.get(f.rule)
+        override = rules.get(f.rule)
         if override and override.paths is not None and not (
                 f.path and matches(f.path, override.paths)):
             override = None  # a scoped override: not for this file
@@ -180,21 +184,36 @@ def _configure(findings: list[Finding], config: PoliciesConfig,
             key = f"{f.rule} in `{f.path or 'the change'}` ({scope})"
             dropped[key] = dropped.get(key, 0) + 1
             continue
-        mode = override.mode if override and override.mode else config.mode
-        if changed is not None and f.path not in changed and config.legacy == "report":
+        mode = override.mode if override and override.mode else default_mode
+        if changed is not None and f.path not in changed and legacy == "report":
             mode = "audit"  # legacy: an untouched file is reported, not blocking
         severity = override.severity if override and override.severity else f.severity
-        out.append(f.model_copy(update={"mode": Mode(mode), "severity": Severity(severity)}))
+        out.append(dataclasses.replace(f, mode=Mode(mode), severity=Severity(severity)))
     return out, [f"{key}: {n} finding(s)" for key, n in sorted(dropped.items())]
 
 
 def audit_files(files: Files, *, policy_dirs: list[Path] | None = None,
                 config: PoliciesConfig | None = None,
                 changed: dict[str, set[int]] | None = None,
-                metadata: dict[str, Any] | None = None) -> AuditResult:
-    """Audit a repo snapshot. `changed`: added lines per file (None: all lines, offline)."""
-    config = config or PoliciesConfig()
+                metadata: dict[str, Any] | None = None,
+                renders: dict[str, Any] | None = None) -> AuditResult:
+    """Audit a repo snapshot. `changed`: added lines per file (None: all lines, offline;
+    `config` None: the defaults of a repository without a config); `renders`: the charts'
+    renders if already started (`charts.start_charts`; closed here)."""
     started = time.perf_counter()
+    roots = charts.chart_roots(files)
+    # Helm renders while the policies compile and the other files are parsed.
+    pending = charts.start_charts(files, roots) if renders is None else renders
+    try:
+        return _audit(files, roots, pending, started, policy_dirs, config, changed, metadata)
+    finally:
+        charts.close(pending)
+
+
+def _audit(files: Files, roots: list[str], pending: dict[str, Any], started: float,
+           policy_dirs: list[Path] | None, config: PoliciesConfig | None,
+           changed: dict[str, set[int]] | None, metadata: dict[str, Any] | None
+           ) -> AuditResult:
     try:
         policies = load_policies([POLICIES_DIR, *(policy_dirs or [])])
     except PolicyError as exc:
@@ -207,8 +226,7 @@ def audit_files(files: Files, *, policy_dirs: list[Path] | None = None,
     findings: list[Finding] = []
     notes: list[str] = []
     marks: dict[str, float] = {}
-    # Parsing feeds evaluation as it goes (policy threads run while the next file is parsed).
-    produced = _documents(files, changed, metadata, docs, findings, notes, marks)
+    produced = _documents(files, roots, pending, changed, metadata, docs, findings, notes, marks)
     outcomes = policies.evaluate_many(d.input for d in produced)
     for doc, raws in zip(docs, outcomes, strict=True):
         if isinstance(raws, TimedOut):
@@ -244,22 +262,31 @@ def with_config_error(result: AuditResult, error: ConfigError) -> AuditResult:
         recourse=f"Fix `{CONFIG_PATH}` on the default branch "
         "then re-run this check.")
     findings = [finding, *result.findings]
-    return result.model_copy(update={"findings": findings, "verdict": verdict_of(findings)})
+    return dataclasses.replace(result, findings=findings, verdict=verdict_of(findings))
 
 
-def _documents(files: Files, changed: dict[str, set[int]] | None,
-               metadata: dict[str, Any] | None, docs: list[Document], findings: list[Finding],
-               notes: list[str], marks: dict[str, float]) -> Iterator[Document]:
+def _documents(files: Files, roots: list[str], pending: dict[str, Any],
+               changed: dict[str, set[int]] | None, metadata: dict[str, Any] | None,
+               docs: list[Document], findings: list[Finding], notes: list[str],
+               marks: dict[str, float]) -> Iterator[Document]:
     """Every policy input of the snapshot, appended to `docs` as it is yielded; parse errors
-    go to `findings`, files not evaluated to `notes`, and the end of parsing to `marks`."""
-    roots = inputs.chart_roots(files)
-    charts: list[dict[str, Any]] = []
+    go to `findings`, files not evaluated to `notes`, and the end of parsing to `marks`.
+    Files outside charts come first: the charts (`pending`) render meanwhile."""
+    for path in sorted(files):
+        if charts.in_chart(path, roots) is not None:
+            continue
+        found, errors = inputs.parse_file(path, files[path])
+        findings += errors
+        for doc in found:
+            docs.append(doc)
+            yield doc
+    chart_inputs: list[dict[str, Any]] = []
     for root in roots:
-        chart_docs, errors, chart_notes = chart_documents(files, root)
+        chart_docs, errors, chart_notes = chart_documents(files, root, pending.get(root))
         findings += errors
         notes += chart_notes
         kinds = sorted({d.input["kind"] for d in chart_docs})
-        charts.append({
+        chart_inputs.append({
             "name": root or ".", "chart_file": f"{root}/Chart.yaml" if root else "Chart.yaml",
             "kinds": kinds, "evaluated": not chart_notes,
             "workloads": sorted({d.input["kind"] for d in chart_docs
@@ -268,20 +295,12 @@ def _documents(files: Files, changed: dict[str, set[int]] | None,
         for doc in chart_docs:
             docs.append(doc)
             yield doc
-    for path in sorted(files):
-        if inputs.in_chart(path, roots) is not None:
-            continue
-        found, errors = inputs.parse_file(path, files[path])
-        findings += errors
-        for doc in found:
-            docs.append(doc)
-            yield doc
     marks["parsed"] = time.perf_counter()
     change = {
         "shipcrew": "change", "metadata": metadata or {},
         "files": sorted(files if changed is None else changed),
         "secrets": secret_candidates(files, changed),
-        "charts": [c for c in charts if c["evaluated"]],
+        "charts": [c for c in chart_inputs if c["evaluated"]],
     }
     docs.append(Document("", "change", change))
     yield docs[-1]
@@ -289,51 +308,3 @@ def _documents(files: Files, changed: dict[str, set[int]] | None,
 
 def _order(f: Finding) -> tuple[str, int, str]:
     return (f.path, f.line or 0, f.rule)
-
-
-def cli_audit(path: Path, fmt: str, policy_dirs: list[Path]) -> int:
-    """`shipcrew audit PATH`: 0 pass/review, 1 fail, 2 usage or input error."""
-    from jobs.auditor.report import FORMATS, render
-
-    if fmt not in FORMATS:
-        print(f"shipcrew audit: unknown format {fmt!r} (use {', '.join(FORMATS)})",
-              file=sys.stderr)
-        return 2
-    if not path.exists():
-        print(f"shipcrew audit: {path}: no such file or directory", file=sys.stderr)
-        return 2
-    if path.is_dir():
-        files = read_tree(path)
-        base = path
-    else:
-        text = inputs_decode(path)
-        if text is None:
-            print(f"shipcrew audit: {path}: not a text file", file=sys.stderr)
-            return 2
-        files, base = {path.name if path.is_absolute() else path.as_posix(): text}, Path(".")
-    config = parse_config(files.get(CONFIG_PATH))
-    if isinstance(config, ConfigError):
-        print(f"shipcrew audit: invalid config:\n{config.summary()}", file=sys.stderr)
-        return 2
-    dirs = [*policy_dirs, *(base / d for d in config.policies.dirs)]
-    try:
-        load_policies([POLICIES_DIR, *dirs])
-    except PolicyError as exc:
-        print(f"shipcrew audit: {exc}", file=sys.stderr)
-        return 2
-    result = audit_files(files, policy_dirs=dirs, config=config.policies)
-    for note in result.notes:
-        print(f"note: {note}", file=sys.stderr)
-    for line in result.excluded:
-        print(f"excluded: {line}", file=sys.stderr)
-    print(render(result.findings, result.verdict, fmt))
-    return 1 if result.verdict is Verdict.FAIL else 0
-
-
-def inputs_decode(path: Path) -> str | None:
-    from app.files import decode
-
-    try:
-        return decode(path.read_bytes())
-    except OSError:
-        return None

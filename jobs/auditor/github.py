@@ -26,8 +26,8 @@ from app import checks
 from app.config import ConfigError, PoliciesConfig
 from app.context import JobContext, is_fork, job_context
 from app.files import Files
-from app.findings import Finding, Mode, Severity
-from app.gitdata import head_moved, push_to_branch, read_head, workflows_refused
+from app.findings import Finding, Mode, Severity, verdict_of
+from app.gitdata import PermanentError, head_moved, push_to_branch, read_head, workflows_refused
 from app.github import ClientFactory
 from app.handoff import audit_claimed, pull_files
 from app.logs import bound_delivery
@@ -148,7 +148,10 @@ def evaluate(ctx: JobContext, pr: Any, head_sha: str) -> tuple[
     config = ctx.config
     policies = PoliciesConfig() if isinstance(config, ConfigError) else config.policies
     dirs, source = policy_dirs(ctx, policies)
-    files, _ = head_tree(ctx, head_sha)
+    try:
+        files, _ = head_tree(ctx, head_sha)
+    except PermanentError as exc:  # over the size caps: say so on the check, fail closed
+        return over_caps(str(exc)), {}, {}, source
     changed = changed_lines(pull_files(ctx, pr.number), files)
     metadata = {"number": pr.number, "author": pr.user.login if pr.user else "",
                 "labels": [lb.name for lb in pr.labels or []], "base": pr.base.ref,
@@ -159,6 +162,17 @@ def evaluate(ctx: JobContext, pr: Any, head_sha: str) -> tuple[
         result = with_config_error(result, config)
         source = "Policies: built-in only — the repo config is invalid (see CONFIG001)."
     return result, files, changed, source
+
+
+def over_caps(reason: str) -> AuditResult:
+    """The verdict on a head too large to read (app.gitdata's caps): nothing was evaluated,
+    so the change cannot pass unreviewed."""
+    finding = Finding(
+        rule="INPUT004", severity=Severity.HARD, mode=Mode.ENFORCE, path="",
+        message=f"The head was not audited: {reason}.",
+        recourse="Split the pull request into smaller ones (or remove generated and vendored "
+        "files from it); a human must review this change.")
+    return AuditResult(findings=[finding], verdict=verdict_of([finding]))
 
 
 def safe_fixes(files: Files, findings: list[Finding],

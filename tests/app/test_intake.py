@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import redis
 from rq import Queue
 from rq.job import Job
@@ -52,17 +53,38 @@ def test_a_redelivery_writes_nothing(redis_conn: redis.Redis) -> None:
     assert redis_conn.hget("counter", "n") == b"1"
 
 
-def test_one_round_trip_per_delivery(redis_conn: redis.Redis) -> None:
+def test_one_round_trip_per_delivery(redis_conn: redis.Redis,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
     intake = Intake(redis_conn)
     intake.submit("warm", [job_args("warm", SPEC)[1]], [])  # loads the script, seeds the shape
     calls: list[tuple] = []
-    original = redis_conn.execute_command
+    pooled = redis_conn.connection_pool.get_connection()
+    redis_conn.connection_pool.release(pooled)  # the warm connection stays the one used
+    connection = type(pooled)
+    original = connection.send_packed_command
 
-    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
-        calls.append(args[:1])
-        return original(*args, **kwargs)
+    def counting(self, command, *args, **kwargs):  # type: ignore[no-untyped-def]
+        packed = b"".join([command] if isinstance(command, bytes) else command)
+        calls.append((packed.split(b"\r\n")[2].decode(),))  # *argc, $len, the name
+        return original(self, command, *args, **kwargs)
 
-    redis_conn.execute_command = counting  # type: ignore[method-assign]
+    monkeypatch.setattr(connection, "send_packed_command", counting)
     _, args = job_args("rt", SPEC)
     intake.submit("rt", [args], [("HINCRBY", "counter", "n", 1)])
     assert calls == [("EVALSHA",)]
+
+
+def test_the_intake_connection_comes_back_after_redis_drops_it(redis_url: str) -> None:
+    from app.main import redis_from_url  # the web process's client: retries on reconnect
+
+    conn = redis_from_url(redis_url)
+    intake = Intake(conn)
+    assert intake.submit("before", [job_args("before", SPEC)[1]], [])
+    intake._connection.send_command("CLIENT", "ID")
+    own = intake._connection.read_response()
+    assert conn.client_kill_filter(_id=own) == 1  # Redis closes the delivery connection
+    assert intake.submit("after", [job_args("after", SPEC)[1]], [])
+    assert Queue(Urgency.URGENT.value, connection=conn).job_ids == ["before--plan",
+                                                                   "after--plan"]
+    intake.close()
+    conn.close()

@@ -21,13 +21,13 @@ CHART = {"Chart.yaml": "apiVersion: v2\nname: web\nversion: 0.1.0\n",
 def children(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The ops of every Helm child started (the real child still runs)."""
     started: list[str] = []
-    real = helm._isolated
+    real = helm._start
 
-    def counted(op: str, **request: Any) -> dict[str, Any]:
+    def counted(op: str, **request: Any) -> helm.Isolated:
         started.append(op)
         return real(op, **request)
 
-    monkeypatch.setattr(helm, "_isolated", counted)
+    monkeypatch.setattr(helm, "_start", counted)
     return started
 
 

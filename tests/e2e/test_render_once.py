@@ -21,18 +21,19 @@ OWNER, NAME = "octo", "render-once"
 def helm_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
     """Renders asked for (by chart name) and Helm children started (by op)."""
     calls: dict[str, list[str]] = {"asked": [], "children": []}
-    real_isolated, real_render = helm._isolated, helm.render_chart
+    real_start, real_render = helm._start, helm.start_render
 
-    def isolated(op: str, **request: Any) -> dict[str, Any]:
+    def start(op: str, **request: Any) -> helm.Isolated:
         calls["children"].append(op)
-        return real_isolated(op, **request)
+        return real_start(op, **request)
 
-    def render(chart: dict[str, str], *args: Any, **kwargs: Any) -> dict[str, str]:
+    def render(chart: dict[str, str], *args: Any, **kwargs: Any) -> helm.PendingRender:
         calls["asked"].append(chart["Chart.yaml"].split("name:", 1)[1].split()[0])
         return real_render(chart, *args, **kwargs)
 
-    monkeypatch.setattr(helm, "_isolated", isolated)
-    monkeypatch.setattr(helm, "render_chart", render)  # the auditor looks it up per call
+    monkeypatch.setattr(helm, "_start", start)
+    # the auditor starts its renders through start_render, looked up per call
+    monkeypatch.setattr(helm, "start_render", render)
     return calls
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -18,11 +19,21 @@ def test_rego(name: str) -> None:
     assert outcome.passed, f"{name}: {outcome.detail}"
 
 
+RULES = ["gha001", "gha002", "gha003", "gha004", "gha005", "gha006", "dkr001", "dkr002",
+         "dkr003", "dkr004", "dkr005", "k8s001", "k8s002", "k8s003", "k8s004", "k8s005",
+         "k8s006", "k8s007", "k8s008", "k8s009", "k8s010", "k8s011", "sec001", "prov001"]
+
+
 def test_every_rule_has_tests() -> None:
-    for rule in ["gha001", "gha002", "gha003", "gha004", "gha005", "dkr001", "dkr002", "dkr003",
-                 "dkr004", "dkr005", "k8s001", "k8s002", "k8s003", "k8s004", "k8s005", "k8s006",
-                 "k8s007", "k8s008", "k8s009", "k8s010", "k8s011", "sec001", "prov001"]:
+    for rule in RULES:
         assert any(f".test_{rule}_" in name for name in OUTCOMES), rule
+
+
+def test_the_list_names_every_rule_the_policies_emit() -> None:
+    """A new built-in rule cannot be left out of RULES (GHA006 once was)."""
+    emitted = {m.lower() for p in POLICIES_DIR.glob("*.rego") if not p.stem.endswith("_test")
+               for m in re.findall(r'"((?:GHA|DKR|K8S|SEC|PROV)\d{3})"', p.read_text())}
+    assert sorted(emitted) == sorted(RULES)
 
 
 def test_runner_reports_failures(tmp_path: Path) -> None:

@@ -22,6 +22,8 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from app.findings import Finding, Severity
+from jobs.auditor.charts import chart_roots as chart_roots
+from jobs.auditor.charts import in_chart as in_chart
 from jobs.auditor.inputs import yaml_lines as inputs_yaml
 
 MAX_YAML_BYTES = 2 * 1024 * 1024  # round-trip parsing runs at ~1 MB/s: bound the time
@@ -267,20 +269,6 @@ def _syntax_directives(text: str) -> list[tuple[int, str]]:
 
 
 # --- classification -------------------------------------------------------------------------
-
-
-def chart_roots(files: dict[str, str]) -> list[str]:
-    """Directories holding a Chart.yaml ("" for the repo root)."""
-    roots = [p[: -len("Chart.yaml")].rstrip("/") for p in files
-             if p == "Chart.yaml" or p.endswith("/Chart.yaml")]
-    return sorted(roots)
-
-
-def in_chart(path: str, roots: Sequence[str]) -> str | None:
-    for root in roots:
-        if root == "" or path.startswith(root + "/"):
-            return root
-    return None
 
 
 def parse_file(path: str, text: str) -> tuple[list[Document], list[Finding]]:

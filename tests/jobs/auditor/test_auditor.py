@@ -8,8 +8,10 @@ import pytest
 
 from app.config import PoliciesConfig
 from app.findings import Mode, Severity, Verdict
+from jobs.auditor import charts
 from jobs.auditor import core as auditor
-from jobs.auditor.core import audit_files, cli_audit
+from jobs.auditor.cli import cli_audit
+from jobs.auditor.core import audit_files
 from jobs.auditor.inputs import yaml_lines as inputs_yaml
 
 PRIVILEGED = """apiVersion: v1
@@ -143,7 +145,7 @@ def test_pipeline_output_passes_every_rule() -> None:
 
 
 def test_chart_without_renderer_is_noted(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(auditor, "_chart_renderer", lambda: None)
+    monkeypatch.setattr(charts, "renderer", lambda: None)
     files = {"chart/Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n",
              "chart/templates/d.yaml": "kind: {{ .Values.kind }}\n"}
     result = audit_files(files)
