@@ -18,7 +18,7 @@ from app import TEMPLATES_DIR
 from app.config import GenerateConfig
 from app.files import Files
 from app.pins import Pins
-from jobs.pipeline.stacks import Stack, rust
+from jobs.pipeline.stacks import Stack, node, python_pins, rust
 from jobs.pipeline.stacks.go import binary_name
 from jobs.pipeline.stacks.model import dns_label, join
 from jobs.pipeline.untrusted import check_stack, check_words
@@ -272,6 +272,7 @@ def _docker_context(stack: Stack, files: Files) -> dict[str, object]:
         ctx["member_dir"] = stack.path if stack.build_root == "." else stack.path.removeprefix(
             stack.build_root + "/")
         ctx["package_name"] = dns_label(stack.name)
+        ctx["native"] = python_pins.apt_packages(stack.native_deps)
         ctx["packaged"] = has("pyproject.toml") and "[build-system]" in files.get(
             join(stack.path, "pyproject.toml"), "") or has("setup.py")
     elif stack.language == "node":
@@ -290,6 +291,12 @@ def _docker_context(stack: Stack, files: Files) -> dict[str, object]:
                     ((top and (lock or name == "package.json")) or nested_manifest)):
                 copies.append((rel, rel if top else rel.rsplit("/", 1)[0] + "/"))
         ctx["manifest_copies"] = sorted(copies, key=lambda c: ("/" in c[0], c[0]))
+        try:
+            scripts = json.loads(files.get(join(stack.path, "package.json"), "{}")).get(
+                "scripts") or {}
+        except ValueError:
+            scripts = {}
+        ctx["env"] = node.container_env(stack, scripts if isinstance(scripts, dict) else {})
     elif stack.language == "go":
         module = re.search(r"^module\s+(\S+)", files.get(join(stack.path, "go.mod"), ""), re.M)
         name = dns_label(module.group(1) if module else stack.name)

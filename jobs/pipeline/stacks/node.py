@@ -21,6 +21,8 @@ LOCKFILES = (("pnpm-lock.yaml", "pnpm"), ("bun.lock", "bun"), ("bun.lockb", "bun
 # Loaders that compile sources at run time: they are dev tools, gone after a prune.
 DEV_LOADERS = ("ts-node", "babel-register", "@babel/register", "tsx", "esbuild-register",
                "@swc-node/register")
+LISTEN = re.compile(r"\.listen\(([^;]*?)\)\s*[;.\n]")
+LOOPBACK = re.compile(r"[\"'`](127\.0\.0\.1|localhost)[\"'`]")
 FRAMEWORKS = (("next", "nextjs"), ("@nestjs/core", "nestjs"), ("express", "express"),
               ("fastify", "fastify"), ("koa", "koa"), ("hono", "hono"))
 
@@ -112,6 +114,32 @@ def _start(tree: Tree, pkg: dict[str, Any], framework: str | None, port: int,
     return ["npm", "start"]
 
 
+def loopback_binds(tree: Tree, framework: str | None, scripts: dict[str, str]) -> list[str]:
+    """Where the server listens on loopback only: unreachable from outside a container."""
+    found = []
+    if "fastify start" in scripts.get("start", ""):
+        return []  # fastify-cli: the image sets FASTIFY_ADDRESS=0.0.0.0
+    for rel, text in tree.walk(".js", ".ts", ".mjs", ".cjs"):
+        for call in LISTEN.finditer(text):
+            args = call.group(1)
+            literal = LOOPBACK.search(args)
+            if literal:
+                found.append(f"{rel}: listen(... {literal.group(0)})")
+            elif framework == "fastify" and not re.search(r"host|0\.0\.0\.0|::", args):
+                found.append(f"{rel}: fastify listen({args.strip()[:40]}) without a host "
+                             "(fastify binds localhost by default)")
+    return found
+
+
+def container_env(stack: Stack, scripts: dict[str, str]) -> dict[str, str]:
+    """Environment the image sets so the server binds every interface where the framework
+    reads it from the environment."""
+    if stack.framework == "fastify" and "fastify start" in " ".join(
+            [scripts.get("start", ""), *(stack.start_command or [])]):
+        return {"FASTIFY_ADDRESS": "0.0.0.0"}
+    return {}
+
+
 def detect(tree: Tree, workspace_root: str | None = None) -> Stack:
     pkg = tree.json("package.json")
     root = tree.at(workspace_root) if workspace_root else tree
@@ -157,6 +185,9 @@ def detect(tree: Tree, workspace_root: str | None = None) -> Stack:
                               f"{tool or 'nothing'}, which is not a runtime dependency "
                               "(gone after pruning)",
                               "no `node FILE` in start/start:prod and no server in `main`"]
+        for where in loopback_binds(tree, framework, scripts):
+            reasons.append(f"warning: the server binds loopback only ({where}): unreachable "
+                           "in a container; listen on 0.0.0.0 (or read HOST from the env)")
         prebuild = scripts.get("prestart:prod")
         if "build" not in scripts and prebuild and "dist/" in " ".join(stack.start_command):
             scripts = {**scripts, "build": prebuild}
