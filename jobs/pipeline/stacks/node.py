@@ -45,12 +45,29 @@ def workspace_members(tree: Tree) -> list[str] | None:
     return sorted(set(members))
 
 
-def _package_manager(tree: Tree, root: Tree, pkg: dict[str, Any]) -> tuple[str, str | None]:
+def _stale_yarn_lock(tree: Tree, pkg: dict[str, Any]) -> list[str]:
+    """Dependencies (name@range) package.json declares that yarn.lock has no entry for."""
+    text = tree.text("yarn.lock") or ""
+    wanted = {**(pkg.get("dependencies") or {}), **(pkg.get("devDependencies") or {})}
+    return [f"{name}@{spec}" for name, spec in wanted.items() if isinstance(spec, str) and not
+            re.search(rf'(^|, )"?{re.escape(name)}@{re.escape(spec)}"?[,:]', text, re.M)]
+
+
+def _package_manager(tree: Tree, root: Tree, pkg: dict[str, Any],
+                     reasons: list[str] | None = None) -> tuple[str, str | None]:
     declared = str(pkg.get("packageManager", "")).split("@")[0]
     for where in (tree, root):
-        for lock, tool in LOCKFILES:
-            if where.has(lock):
-                return tool, where.path(lock)
+        found = [(lock, tool) for lock, tool in LOCKFILES if where.has(lock)]
+        if len(found) > 1 and found[0][0] == "yarn.lock" and where.has("package-lock.json"):
+            # Both lockfiles: the one that matches package.json is the one the authors keep.
+            stale = _stale_yarn_lock(where, pkg if where is tree else where.json("package.json"))
+            if stale and reasons is not None:
+                reasons.append(f"yarn.lock lacks {', '.join(stale[:3])}: package-lock.json is "
+                               "the current lockfile")
+            if stale:
+                return "npm", where.path("package-lock.json")
+        if found:
+            return found[0][1], where.path(found[0][0])
     return (declared if declared in ("npm", "yarn", "pnpm", "bun") else "npm"), None
 
 
@@ -83,6 +100,23 @@ def _node_entry(words: list[str], tree: Tree, deps: dict[str, Any]) -> bool:
     return not any(f"{loader}" in text and loader not in deps for loader in DEV_LOADERS)
 
 
+WATCHERS = ("nodemon", "node-dev", "supervisor", "node")
+ENTRY_FILES = ("server.js", "app.js", "index.js", "src/server.js", "src/app.js", "src/index.js",
+               "server.mjs", "index.mjs", "src/index.mjs")
+
+
+def _watched_entry(tree: Tree, scripts: dict[str, str]) -> str | None:
+    """`nodemon src/index.js` in a dev/watch script: the file the server starts from."""
+    for name in ("dev", "watch", "start:dev", "serve"):
+        for part in re.split(r"&&|\|\||;", scripts.get(name, "")):
+            words = part.split()
+            if words and words[0] in WATCHERS:
+                files = [w for w in words[1:] if re.fullmatch(r"[\w./-]+\.(c|m)?js", w)]
+                if files and tree.has(files[0].removeprefix("./")):
+                    return files[0].removeprefix("./")
+    return None
+
+
 def _start(tree: Tree, pkg: dict[str, Any], framework: str | None, port: int,
            reasons: list[str]) -> list[str]:
     """The command the image runs after dev dependencies are pruned (never a dev tool)."""
@@ -106,6 +140,12 @@ def _start(tree: Tree, pkg: dict[str, Any], framework: str | None, port: int,
             ["node", main], tree, deps):
         reasons.append(f"start: node {main} (package.json main)")
         return ["node", main]
+    entry = _watched_entry(tree, scripts) or next(
+        (f for f in ENTRY_FILES if ".listen(" in (tree.text(f) or "")), None)
+    if entry and _node_entry(["node", entry], tree, deps):
+        reasons.append(f"start: node {entry} (" + ("the file the dev script watches"
+                       if entry == _watched_entry(tree, scripts) else "it calls .listen()") + ")")
+        return ["node", entry]
     tools = [words[0] for words in segments.get("start", []) if words]
     if tools and all(t in deps for t in tools):
         # `npm start` puts node_modules/.bin on PATH for the tools it spawns (env-cmd ->
@@ -147,9 +187,11 @@ def detect(tree: Tree, workspace_root: str | None = None) -> Stack:
     deps: dict[str, Any] = pkg.get("dependencies", {}) or {}
     dev: dict[str, Any] = pkg.get("devDependencies", {}) or {}
     peers: dict[str, Any] = pkg.get("peerDependencies", {}) or {}
-    tool, lock = _package_manager(tree, root, pkg)
+    lock_notes: list[str] = []
+    tool, lock = _package_manager(tree, root, pkg, lock_notes)
     reasons = [f"node project (package.json); package manager {tool}"
-               + (f" from {lock}" if lock else " (no lockfile: CI installs without a lock)")]
+               + (f" from {lock}" if lock else " (no lockfile: CI installs without a lock)"),
+               *lock_notes]
     if workspace_root:
         reasons.append(f"workspace member of {workspace_root}")
     framework = next((f for dep, f in FRAMEWORKS if dep in deps), None)
