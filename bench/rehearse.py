@@ -303,6 +303,20 @@ def rehearse_stack(files: Files, changes: Files, stack: Stack, operator_env: dic
                 _drop(kind, name)
 
 
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """End the service and everything it spawned (its own process group)."""
+    for sig, wait in ((15, 10), (9, 30)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def _start(stack: Stack, cmd: list[str], cwd: Path, env: dict[str, str], log: Path,
            timeout: float, note: str, shown: dict[str, str]) -> Result:
     with log.open("a") as out:
@@ -315,12 +329,7 @@ def _start(stack: Stack, cmd: list[str], cwd: Path, env: dict[str, str], log: Pa
             if ok and listen_addresses(stack.port or 0) <= LOOPBACK:
                 ok, result = False, f"{result}, but binds loopback only (unreachable in a pod)"
         finally:
-            try:
-                os.killpg(proc.pid, 15)
-                proc.wait(10)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                os.killpg(proc.pid, 9)
-                proc.wait()
+            _stop(proc)
     shown_cmd = " ".join(cmd[:5]).replace(str(log.parent), "")
     detail = f"{shown_cmd} :{stack.port} {result}{note}"
     if not ok:

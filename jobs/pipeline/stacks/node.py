@@ -53,6 +53,16 @@ def _stale_yarn_lock(tree: Tree, pkg: dict[str, Any]) -> list[str]:
             re.search(rf'(^|, )"?{re.escape(name)}@{re.escape(spec)}"?[,:]', text, re.M)]
 
 
+PUBLIC_REGISTRIES = ("registry.npmjs.org", "registry.yarnpkg.com", "registry.npmmirror.com")
+
+
+def private_registries(tree: Tree, lock: str | None) -> list[str]:
+    """Hosts other than the public registries that the lockfile resolves packages from."""
+    text = tree.files.get(lock) if lock else None  # lock: a repository path
+    hosts = set(re.findall(r"resolved\"?:?\s+\"?https?://([\w.-]+)/", text or ""))
+    return sorted(hosts - set(PUBLIC_REGISTRIES))
+
+
 def _package_manager(tree: Tree, root: Tree, pkg: dict[str, Any],
                      reasons: list[str] | None = None) -> tuple[str, str | None]:
     declared = str(pkg.get("packageManager", "")).split("@")[0]
@@ -192,6 +202,11 @@ def detect(tree: Tree, workspace_root: str | None = None) -> Stack:
     reasons = [f"node project (package.json); package manager {tool}"
                + (f" from {lock}" if lock else " (no lockfile: CI installs without a lock)"),
                *lock_notes]
+    private = private_registries(tree, lock)
+    if private and lock:
+        reasons.append(f"warning: {lock} resolves packages from {', '.join(private)}: the image "
+                       "build needs that registry (an .npmrc with its URL and token as a build "
+                       "secret)")
     if workspace_root:
         reasons.append(f"workspace member of {workspace_root}")
     framework = next((f for dep, f in FRAMEWORKS if dep in deps), None)

@@ -138,3 +138,10 @@ def django_wsgi(tree: Tree, manage: str) -> str | None:
         if tree.has(wsgi):
             return f"{package}.wsgi"
     return None
+
+
+def django_collects_static(tree: Tree) -> bool:
+    """Settings that name a STATIC_ROOT: the site serves collected files (whitenoise, a CDN
+    sync), which `manage.py collectstatic` must produce in the image."""
+    return any(re.search(r"^STATIC_ROOT\s*=", text, re.M)
+               for rel, text in tree.walk(".py") if "settings" in rel)

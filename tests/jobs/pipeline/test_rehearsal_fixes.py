@@ -133,3 +133,54 @@ def test_servers_bound_to_loopback_are_warned_about_in_the_check_run() -> None:
     assert not any("loopback" in r for r in only(fastify).reasons)
     express["server.js"] = "app.listen(process.env.PORT || 8080);\n"
     assert not any("loopback" in r for r in only(express).reasons)
+
+
+def test_django_with_a_static_root_collects_static_files_in_the_image() -> None:
+    # heroku/python-getting-started @ f7c8d992: whitenoise's manifest storage answers 500 on
+    # every page until collectstatic has run (Heroku's buildpack runs it; an image must too).
+    files = {
+        "requirements.txt": "django>=6.0,<6.1\ngunicorn>=26,<27\nwhitenoise>=6,<7\n",
+        "Procfile": "web: gunicorn --config gunicorn.conf.py gettingstarted.wsgi\n",
+        "manage.py": 'os.environ.setdefault("DJANGO_SETTINGS_MODULE", '
+        '"gettingstarted.settings")\n',
+        "gettingstarted/__init__.py": "",
+        "gettingstarted/wsgi.py": "application = get_wsgi_application()\n",
+        "gettingstarted/settings.py": 'STATIC_ROOT = BASE_DIR / "staticfiles"\n',
+    }
+    build = dockerfile(files).split("\nFROM python:")[1]
+    assert build.rstrip().endswith("RUN python manage.py collectstatic --noinput")
+    del files["gettingstarted/settings.py"]
+    assert "collectstatic" not in dockerfile(files)
+
+
+def test_a_stale_yarn_lock_beside_package_lock_and_a_private_registry() -> None:
+    # lujakob/nestjs-realworld-example-app @ c1c2cc4e: yarn.lock misses deps package.json
+    # declares (package-lock.json has them); some packages resolve from the author's registry.
+    files = {
+        "package.json": '{"name": "nest-app", "scripts": {"start:prod": "node dist/main.js"}, '
+        '"dependencies": {"@nestjs/core": "^7.0.5", "argon2": "^0.26.2"}}',
+        "yarn.lock": '"@nestjs/core@^7.0.5":\n  version "7.0.5"\n',
+        "package-lock.json": '{"lockfileVersion": 1, "dependencies": {"argon2": {"resolved": '
+        '"https://npm.example.internal/argon2/-/argon2-0.26.2.tgz"}}}',
+    }
+    s = only(files)
+    assert s.build_tool == "npm" and s.install_command == "npm ci"
+    assert "yarn.lock lacks argon2@^0.26.2: package-lock.json is the current lockfile" in (
+        s.reasons)
+    assert any(r.startswith("warning: package-lock.json resolves packages from "
+                            "npm.example.internal") for r in s.reasons)
+    files["yarn.lock"] += '"argon2@^0.26.2":\n  version "0.26.2"\n'
+    assert only(files).build_tool == "yarn"
+
+
+def test_an_entry_file_from_the_dev_script_when_there_is_no_start_script() -> None:
+    # docker/getting-started-app @ f2d13b84: no start script, `main` names a missing file,
+    # `dev` runs nodemon on src/index.js, which calls listen(3000).
+    files = {
+        "package.json": '{"name": "101-app", "main": "index.js", "scripts": {"dev": '
+        '"nodemon -L src/index.js"}, "dependencies": {"express": "^4.18.2"}}',
+        "yarn.lock": "",
+        "src/index.js": "const app = express();\napp.listen(3000);\n",
+    }
+    s = only(files)
+    assert (s.start_command, s.port, s.undecided) == (["node", "src/index.js"], 3000, None)
