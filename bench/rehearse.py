@@ -229,11 +229,16 @@ def _run_step(arg: str, root: Path, cwd: Path, env: dict[str, str], log: Path) -
     with log.open("a") as out:
         out.write(f"\n$ {command}\n")
         out.flush()
-        done = subprocess.run(["bash", "-c", command], cwd=cwd, env=env, stdout=out,
-                              stderr=subprocess.STDOUT, timeout=STEP_TIMEOUT)
-    if done.returncode != 0:
+        step = subprocess.Popen(["bash", "-c", command], cwd=cwd, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            code = step.wait(STEP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            _stop(step)
+            code = -9
+    if code != 0:
         tail = log.read_text()[-500:].replace("\n", " ")
-        return f"RUN {arg[:80]}: exit {done.returncode}: {tail}"
+        return f"RUN {arg[:80]}: exit {code}: {tail}"
     return None
 
 

@@ -274,6 +274,7 @@ def _docker_context(stack: Stack, files: Files) -> dict[str, object]:
             stack.build_root + "/")
         ctx["package_name"] = dns_label(stack.name)
         ctx["native"] = python_pins.apt_packages(stack.native_deps)
+        ctx["poetry_root"] = _poetry_root(Tree(files).at(stack.path))
         manage = [w for w in stack.start_command or [] if w.endswith("manage.py")] or [
             p.removeprefix(prefix) for p in sorted(files, key=lambda p: p.count("/"))
             if p.startswith(prefix) and p.rsplit("/", 1)[-1] == "manage.py"][:1]
@@ -318,6 +319,20 @@ def _docker_context(stack: Stack, files: Files) -> dict[str, object]:
         runtime = sorted({p for d in stack.native_deps for p in rust.NATIVE[d][1]})
         ctx["native"] = {"build": build, "runtime": runtime}
     return ctx
+
+
+def _poetry_root(tree: Tree) -> bool:
+    """Whether `poetry install` can install the project itself: it declares its packages, or
+    a package named after it exists (else poetry 2 fails: "No file/folder found for package")."""
+    poetry = tree.toml("pyproject.toml").get("tool", {}).get("poetry", {})
+    if poetry.get("package-mode") is False:
+        return False
+    if poetry.get("packages"):
+        return True
+    name = str(poetry.get("name") or tree.toml("pyproject.toml").get("project", {}).get(
+        "name", "")).lower().replace("-", "_").replace(".", "_")
+    return bool(name) and any(tree.has(f"{base}{name}/__init__.py") or tree.has(
+        f"{base}{name}.py") for base in ("", "src/"))
 
 
 def _memory(stack: Stack) -> dict[str, str]:

@@ -184,3 +184,37 @@ def test_an_entry_file_from_the_dev_script_when_there_is_no_start_script() -> No
     }
     s = only(files)
     assert (s.start_command, s.port, s.undecided) == (["node", "src/index.js"], 3000, None)
+
+
+def test_poetry_installs_the_project_only_when_it_is_a_package() -> None:
+    # zhanymkanov/fastapi_production_template @ 649e8404: poetry project "fastapi-template"
+    # whose code is the `src` package: poetry 2 cannot install a root named fastapi_template.
+    files = {
+        "pyproject.toml": '[tool.poetry]\nname = "fastapi-template"\nversion = "0.1.0"\n\n'
+        '[tool.poetry.dependencies]\npython = "^3.11"\nfastapi = "^0.111"\nuvicorn = "^0.30"\n',
+        "poetry.lock": "",
+        "src/__init__.py": "",
+        "src/main.py": "app = FastAPI()\n",
+    }
+    assert dockerfile(files).count("--no-root") == 2
+    files["src/fastapi_template/__init__.py"] = ""
+    assert dockerfile(files).count("--no-root") == 1
+
+
+def test_uv_without_a_lockfile_copies_the_sources_before_syncing() -> None:
+    # Netflix/dispatch @ dd2837e8: no uv.lock, hatchling with a readme and a dynamic version,
+    # so resolving needs the whole project, not pyproject.toml alone.
+    files = {
+        "pyproject.toml": '[build-system]\nrequires = ["hatchling"]\nbuild-backend = '
+        '"hatchling.build"\n\n[project]\nname = "dispatch"\ndynamic = ["version"]\n'
+        'readme = "README.md"\ndependencies = ["fastapi", "uvicorn"]\n\n[tool.uv]\n',
+        "README.md": "dispatch\n",
+        "src/dispatch/__init__.py": "",
+        "src/dispatch/main.py": "app = FastAPI()\n",
+    }
+    text = dockerfile(files)
+    assert "--no-install-project" not in text
+    assert "COPY . .\nRUN uv sync --no-dev --no-cache\n" in text
+    files["uv.lock"] = "version = 1\n"
+    assert "COPY pyproject.toml uv.lock ./\nRUN uv sync --locked --no-dev --no-install-project" in (
+        dockerfile(files))
