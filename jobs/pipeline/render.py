@@ -304,6 +304,7 @@ def _docker_context(stack: Stack, files: Files) -> dict[str, object]:
                 "scripts") or {}
         except ValueError:
             scripts = {}
+        ctx["pnpm_pin"] = node.pnpm_pin(Tree(files), stack)
         ctx["env"] = node.container_env(stack, scripts if isinstance(scripts, dict) else {})
     elif stack.language == "go":
         module = re.search(r"^module\s+(\S+)", files.get(join(stack.path, "go.mod"), ""), re.M)

@@ -181,6 +181,19 @@ def loopback_binds(tree: Tree, framework: str | None, scripts: dict[str, str]) -
     return found
 
 
+PNPM_LOCK_MAJOR = {"9": "9", "6": "8", "5": "7"}  # lockfileVersion major -> pnpm major
+
+
+def pnpm_pin(tree: Tree, stack: Stack) -> str | None:
+    """The pnpm major for the image when package.json names no packageManager."""
+    root = tree.at(stack.build_root)
+    if stack.build_tool != "pnpm" or root.json("package.json").get("packageManager") or (
+            tree.at(stack.path).json("package.json").get("packageManager")):
+        return None
+    m = re.search(r"^lockfileVersion:\s*['\"]?(\d+)", root.text("pnpm-lock.yaml") or "", re.M)
+    return PNPM_LOCK_MAJOR.get(m.group(1)) if m else None
+
+
 def container_env(stack: Stack, scripts: dict[str, str]) -> dict[str, str]:
     """Environment the image sets so the server binds every interface where the framework
     reads it from the environment."""

@@ -225,3 +225,17 @@ def test_uv_without_a_lockfile_copies_the_sources_before_syncing() -> None:
     files["uv.lock"] = "version = 1\n"
     assert "COPY pyproject.toml uv.lock ./\nRUN uv sync --locked --no-dev --no-install-project" in (
         dockerfile(files))
+
+
+def test_pnpm_without_a_package_manager_field_gets_the_lockfile_major() -> None:
+    # vercel/commerce @ 5542649d: no packageManager; corepack's newest pnpm refuses to install
+    # with ignored build scripts (sharp), while the lockfile (format 9.0) is pnpm 9's.
+    files = {
+        "package.json": '{"private": true, "scripts": {"build": "next build", "start": '
+        '"next start"}, "dependencies": {"next": "15.6.0", "react": "19.0.0"}}',
+        "pnpm-lock.yaml": "lockfileVersion: '9.0'\n",
+    }
+    assert "RUN corepack enable && corepack prepare pnpm@9 --activate\n" in dockerfile(files)
+    files["package.json"] = files["package.json"].replace(
+        '{"private"', '{"packageManager": "pnpm@10.6.0", "private"')
+    assert "RUN corepack enable\n" in dockerfile(files)
