@@ -291,7 +291,9 @@ def _start(stack: Stack, cmd: list[str], cwd: Path, env: dict[str, str], log: Pa
     shown_cmd = " ".join(cmd[:5]).replace(str(log.parent), "")
     detail = f"{shown_cmd} :{stack.port} {result}{note}"
     if not ok:
-        detail += " | " + log.read_text()[-400:].replace("\n", " ")
+        started = log.read_text().rsplit("\n$ ", 1)[-1]
+        first = next((ln.strip() for ln in started.splitlines() if "Error" in ln), "")
+        detail += f" | {first[:200]} | " + started[-300:].replace("\n", " ")
     return Result(stack.path, "starts" if ok else "no answer", detail, shown)
 
 

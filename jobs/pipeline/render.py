@@ -305,6 +305,8 @@ def _docker_context(stack: Stack, files: Files) -> dict[str, object]:
         except ValueError:
             scripts = {}
         ctx["pnpm_pin"] = node.pnpm_pin(Tree(files), stack)
+        ctx["keep_dev"] = stack.framework == "nextjs" and any(
+            has(f"next.config.{ext}") for ext in ("ts", "mts"))
         ctx["env"] = node.container_env(stack, scripts if isinstance(scripts, dict) else {})
     elif stack.language == "go":
         module = re.search(r"^module\s+(\S+)", files.get(join(stack.path, "go.mod"), ""), re.M)

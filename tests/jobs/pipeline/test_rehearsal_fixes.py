@@ -236,6 +236,10 @@ def test_pnpm_without_a_package_manager_field_gets_the_lockfile_major() -> None:
         "pnpm-lock.yaml": "lockfileVersion: '9.0'\n",
     }
     assert "RUN corepack enable && corepack prepare pnpm@9 --activate\n" in dockerfile(files)
+    assert "RUN pnpm prune --prod\n" in dockerfile(files)
+    # `next start` transpiles next.config.ts with typescript (a dev dependency): no prune.
+    files["next.config.ts"] = "export default {};\n"
+    assert "pnpm prune" not in dockerfile(files)
     files["package.json"] = files["package.json"].replace(
         '{"private"', '{"packageManager": "pnpm@10.6.0", "private"')
     assert "RUN corepack enable\n" in dockerfile(files)
