@@ -170,21 +170,31 @@ def start(gh: GitHub[Any], owner: str, repo: str, *, name: str, head_sha: str,
 
 
 def open_queued(gh: GitHub[Any], conn: Any, job_id: str, owner: str, repo: str, *,
-                name: str, head_sha: str, title: str) -> int:
+                name: str, head_sha: str, title: str, external_id: str | None = None) -> int:
     """A queued check run for a job about to be enqueued: people see it at once, and the
-    job's `start` takes it over (a job that fails for good closes it via `close_orphan`)."""
+    job's `start`/`publish(check_run_id=opened_for_job())` takes it over (a job that fails
+    for good closes it via `close_orphan`). It carries the external_id that job would give
+    it; created once per calling job (a retry finds it)."""
     data = {"name": name, "head_sha": head_sha, "status": "queued",
+            "external_id": f"{external_id};job={job_id}" if external_id else job_id,
             "output": {"title": title, "summary": title}}
-    run_id = int(gh.rest.checks.create(owner, repo, data=data).parsed_data.id)  # type: ignore[call-overload]
+    run_id = _create_once(gh, owner, repo, data)
     conn.set(_OPEN.format(job=job_id), run_id, ex=_OPEN_TTL)
     return run_id
 
 
-def opened_for_job() -> int | None:
-    """The run `open_queued` opened for the current job, if any."""
-    job = get_current_job()
-    known = job.connection.get(_OPEN.format(job=job.id)) if job is not None else None
+def opened_for_job(job_id: str | None = None, conn: Any = None) -> int | None:
+    """The run `open_queued` opened for the current job (or for `job_id`), if any."""
+    if job_id is None:
+        job = get_current_job()
+        job_id, conn = (job.id, job.connection) if job is not None else (None, None)
+    known = conn.get(_OPEN.format(job=job_id)) if job_id is not None else None
     return int(known) if known else None
+
+
+def forget_opened(conn: Any, job_id: str) -> None:
+    """The run opened for `job_id` is not that job's to complete (it was closed already)."""
+    conn.delete(_OPEN.format(job=job_id))
 
 
 RETRY = Action("Retry", "Run the failed job again", "retry")

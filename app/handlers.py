@@ -33,10 +33,31 @@ def _open_pull(event: Event, delivery: Delivery) -> dict[str, Any] | None:
     return {**base, "number": pr.number, "head_sha": pr.head.sha}
 
 
+NEW_HEAD = frozenset({"opened", "reopened", "synchronize"})
+
+
+def _pusher(event: Event) -> dict[str, str] | None:
+    """Who made the head and when: approvals and separation of duties bind to webhook
+    senders and GitHub's timestamps, never to commit metadata (jobs.release.record_push)."""
+    pr, sender = event.pull_request, event.sender
+    at = (pr.updated_at or pr.created_at) if pr is not None else None
+    return {"by": sender.login, "at": at} if sender is not None and at else None
+
+
 @router.register("pull_request", "opened", "reopened", "synchronize", "ready_for_review")
 def on_pull_request(event: Event, delivery: Delivery) -> list[JobSpec]:
-    kwargs = _open_pull(event, delivery)
-    return [JobSpec("plan", "jobs.planner.plan_pull_request", kwargs)] if kwargs else []
+    """A new head: one cheap urgent job records who pushed it, opens its check runs and
+    then enqueues the plan (jobs.planner.open_checks). Other actions are planned directly."""
+    kwargs, pr = _open_pull(event, delivery), event.pull_request
+    if kwargs is None or pr is None:
+        return []
+    if delivery.action not in NEW_HEAD:
+        return [JobSpec("plan", "jobs.planner.plan_pull_request", kwargs)]
+    extra: dict[str, Any] = {"fork": pr.is_fork}
+    if (pushed := _pusher(event)) is not None:
+        extra["pushed"] = pushed
+    return [JobSpec("open-checks", "jobs.planner.open_checks", {**kwargs, **extra},
+                    Urgency.URGENT)]
 
 
 @router.register("pull_request", "synchronize", only_us=True)
@@ -46,17 +67,13 @@ def on_own_push(event: Event, delivery: Delivery) -> list[JobSpec]:
     return [JobSpec("audit", "jobs.auditor.audit_pull_request", kwargs)] if kwargs else []
 
 
-@router.register("pull_request", "opened", "reopened")
-@router.register("pull_request", "synchronize", humans_only=False)
-def on_new_head(event: Event, delivery: Delivery) -> list[JobSpec]:
-    """Who made the head and when (our bot's pushes too): approvals and separation of duties
-    bind to webhook senders and GitHub's timestamps, never to commit metadata."""
-    kwargs, pr, sender = _open_pull(event, delivery), event.pull_request, event.sender
-    at = (pr.updated_at or pr.created_at) if pr is not None else None
-    if kwargs is None or sender is None or not at:
+@router.register("pull_request", "synchronize", only_us=True)
+def on_own_head(event: Event, delivery: Delivery) -> list[JobSpec]:
+    """Our bot's pushes are recorded too (a human's, by `open_checks`)."""
+    kwargs, pushed = _open_pull(event, delivery), _pusher(event)
+    if kwargs is None or pushed is None:
         return []
-    return [JobSpec("push", "jobs.release.record_push", {**kwargs, "by": sender.login, "at": at},
-                    Urgency.URGENT)]
+    return [JobSpec("push", "jobs.release.record_push", {**kwargs, **pushed}, Urgency.URGENT)]
 
 
 # --- the auditor's check run: buttons and re-runs (issue 5) -----------------------------------

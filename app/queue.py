@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
@@ -44,8 +45,77 @@ class JobSpec:
     timeout: int = JOB_TIMEOUT
 
 
+# Fair share: a worker takes, from the first non-empty queue in urgency order, the job (among
+# the first FAIR_WINDOW) of the installation served least recently, so one installation's
+# burst does not starve another's single PR; within an installation, queue order (a PR's
+# follow-up work is enqueued at the front). The installation is read from the job's
+# description, which RQ writes as the call: `...(..., installation_id=123, ...)`.
+FAIR_WINDOW = 200
+SERVED = "shipcrew:served:{queue}"  # installation -> stamp of its last dequeue; "#": counter
+_FAIR_POP = """
+local ids = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+if #ids == 0 then return false end
+local best, best_owner, best_seen
+for _, id in ipairs(ids) do
+  local desc = redis.call('HGET', ARGV[2] .. id, 'description')
+  local owner = ''
+  if desc then
+    for found in string.gmatch(desc, '[(,] ?installation_id=(%d+)') do owner = found end
+  end
+  local seen = tonumber(redis.call('HGET', KEYS[2], owner) or '0')
+  if best == nil or seen < best_seen then best, best_owner, best_seen = id, owner, seen end
+  if seen == 0 then break end
+end
+redis.call('LREM', KEYS[1], 1, best)
+redis.call('HSET', KEYS[2], best_owner, redis.call('HINCRBY', KEYS[2], '#', 1))
+redis.call('EXPIRE', KEYS[2], 86400)
+return best
+"""
+
+
+_FAIR_SHA = hashlib.sha1(_FAIR_POP.encode()).hexdigest()
+
+
+def _fair_pop(conn: redis.Redis, queue: Queue) -> Any:
+    args = (2, queue.key, SERVED.format(queue=queue.name), FAIR_WINDOW,
+            Job.redis_job_namespace_prefix)
+    try:
+        return conn.evalsha(_FAIR_SHA, *args)
+    except redis.exceptions.NoScriptError:
+        return conn.eval(_FAIR_POP, *args)
+
+
+class FairQueue(Queue):
+    """RQ's queue with a fair dequeue for the workers (`queue_class`); enqueueing and every
+    registry are RQ's own."""
+
+    @classmethod
+    def dequeue_any(cls, queues: Any, timeout: int | None, connection: redis.Redis,
+                    job_class: Any = None, serializer: Any = None,
+                    death_penalty_class: Any = None) -> tuple[Job, Queue] | None:
+        queue_list = list(queues)
+        while True:
+            for queue in queue_list:
+                raw = _fair_pop(connection, queue)
+                if raw is None:
+                    continue
+                job_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+                found = cls._fetch_dequeued_job(connection, queue.key, job_id,
+                                                job_class=job_class, serializer=serializer,
+                                                death_penalty_class=death_penalty_class)
+                if found is not None:
+                    return found
+                break  # a job that no longer exists: look again from the top
+            else:
+                if timeout is None:
+                    return None
+                # All empty: wait for the next job (the only one, so fair) as RQ does.
+                return super().dequeue_any(queue_list, timeout, connection, job_class,
+                                           serializer, death_penalty_class)
+
+
 def queues(conn: redis.Redis) -> list[Queue]:
-    return [Queue(q.value, connection=conn) for q in QUEUE_ORDER]
+    return [FairQueue(q.value, connection=conn) for q in QUEUE_ORDER]
 
 
 def job_id_for(delivery_id: str, name: str) -> str:
@@ -53,7 +123,10 @@ def job_id_for(delivery_id: str, name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", f"{delivery_id}--{name}")
 
 
-def enqueue(conn: redis.Redis, delivery_id: str, spec: JobSpec, pipeline: Any = None) -> str:
+def enqueue(conn: redis.Redis, delivery_id: str, spec: JobSpec, pipeline: Any = None,
+            at_front: bool = False) -> str:
+    """`at_front`: a PR's follow-up work, taken before other PRs' new work of the same
+    installation (across installations `FairQueue` shares the workers)."""
     job_id = job_id_for(delivery_id, spec.name)
     Queue(spec.urgency.value, connection=conn).enqueue_call(
         spec.func,
@@ -66,6 +139,7 @@ def enqueue(conn: redis.Redis, delivery_id: str, spec: JobSpec, pipeline: Any = 
         on_success=Callback(on_job_success),
         on_failure=Callback(on_job_failure),
         pipeline=pipeline,
+        at_front=at_front,
     )
     return job_id
 

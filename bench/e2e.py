@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from datetime import UTC
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -213,19 +214,36 @@ def sequential(stack: Stack, n: int) -> tuple[list[float], list[float]]:
     return timings(stack, prs)
 
 
-def burst(stack: Stack, n: int) -> tuple[list[float], list[float], float]:
+def burst(stack: Stack, n: int) -> tuple[list[float], list[float], float, list[float]]:
+    """`n` PRs of one installation and, opened last, one PR of another installation (fair
+    share: it must not wait for the burst); all deliveries released at once."""
     for i in range(n):
         stack.emu.create_repo("burst", f"svc-{i}", SAMPLE)
+    stack.emu.create_repo("other", "svc", SAMPLE)
     stack.quiet()
     stack.emu.control("POST", "/deliveries/hold")
     heads = [stack.emu.open_pull("burst", f"svc-{i}", "feature", change(i),
                                  user="alice")["head_sha"] for i in range(n)]
-    t0 = time.perf_counter()
+    other = stack.emu.open_pull("other", "svc", "feature", change(n), user="alice")["head_sha"]
+    t0, wall = time.perf_counter(), time.time()
     stack.emu.control("POST", "/deliveries/release")
     stack.quiet()
     total = time.perf_counter() - t0
     first, done = timings(stack, [("burst", f"svc-{i}", heads[i], t0) for i in range(n)])
-    return first, done, total
+    lone_first, lone_done = timings(stack, [("other", "svc", other, t0)])
+    return first, done, total, lone_first + lone_done, accepted(stack, wall, n + 1)
+
+
+def accepted(stack: Stack, since: float, n: int) -> float:
+    """Seconds after `since` until the web process had enqueued the `n`th urgent job of the
+    deliveries (one per PR-open delivery): the floor under any first check run."""
+    urgent = queues(stack.conn)[0]
+    stamps = sorted(t for t in (job.enqueued_at.replace(tzinfo=UTC).timestamp() - since
+                                for job in urgent.job_class.fetch_many(
+                                    FinishedJobRegistry(queue=urgent).get_job_ids(),
+                                    connection=stack.conn) if job is not None and job.enqueued_at)
+                    if t >= 0)
+    return stamps[n - 1] if len(stamps) >= n else float("nan")
 
 
 _SHA = re.compile(r"/[0-9a-f]{40}(?=/|$)")
@@ -295,6 +313,26 @@ def rss(stack: Stack, installations: int, target: int) -> dict[str, float]:
             "after_warm_growth": samples[-1] - first_pass}
 
 
+def worker_memory(stack: Stack) -> str:
+    """RSS / PSS (MB) of each worker process and of its children at this moment (a work horse
+    with `--fork`, a Helm child): PSS counts a page shared by N processes as 1/N, so pages
+    shared by both workers (or a horse and its worker) are not counted twice."""
+    from bench.worker import memory_of
+
+    def mem(pid: int) -> str:
+        try:
+            m = memory_of(pid)
+        except OSError:
+            return "gone"
+        return f"{m['rss']:.0f}/{m['pss']:.0f}"
+
+    out = []
+    for proc in stack.workers:
+        kids = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        out.append(mem(proc.pid) + "".join(f" +child {mem(int(k))}" for k in kids))
+    return "; ".join(out)
+
+
 # --- report ------------------------------------------------------------------------------------
 
 
@@ -344,11 +382,15 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
         row("policy done on final head, one at a time, p50 / p99", ms(done), "")
         print(f"|   ({load()})")
     if "burst" not in args.skip:
-        first, done, total = burst(stack, args.burst)
+        first, done, total, lone, intake = burst(stack, args.burst)
+        row(f"all {args.burst + 1} deliveries enqueued by the web process after",
+            f"{intake * 1000:.0f} ms")
         row(f"first check run, {args.burst} PRs at once, p50 / p99", ms(first),
             "< 300 / < 1000")
         row(f"policy done on final head, {args.burst} at once, p50 / p99", ms(done))
         row("burst drained in", f"{total:.1f} s")
+        row("another installation's PR in the burst: first run / policy",
+            " / ".join(f"{x * 1000:.0f} ms" for x in lone) if len(lone) == 2 else "missing")
         print(f"|   ({load()})")
     if "rss" not in args.skip:
         r = rss(stack, args.installations, args.rss_jobs)
@@ -358,6 +400,7 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
         row(f"worker RSS: final / max after {r['jobs']:.0f} jobs",
             f"{r['final']:.0f} MB / {r['max']:.0f} MB ({r['after_warm_growth']:+.0f} MB)",
             "< 150 MB flat")
+        row("worker RSS/PSS now, each worker (and its children)", worker_memory(stack))
         print(f"|   ({load()})")
 
 

@@ -1,4 +1,5 @@
-"""The coordinator's job: read a PR, classify the change, plan and enqueue the agents."""
+"""The coordinator's jobs: open a new head's check runs at once (`open_checks`, urgent), then
+read the PR, classify the change, plan and enqueue the agents (`plan_pull_request`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import logging
 from typing import Any
 
 import redis
+from rq.job import Job
 
 from app import checks, generated
 from app.config import CONFIG_PATH, ConfigError, GenerateMode, RepoConfig
@@ -13,13 +15,18 @@ from app.context import JobContext, is_fork, job_context
 from app.coordinator import ChangedFile, Plan, classify, plan
 from app.files import Files
 from app.github import ClientFactory
-from app.handoff import claim_audit, handoff, mark_head, pull_files
+from app.handoff import claim_audit, handoff, last_try, mark_head, pull_files
 from app.logs import bound_delivery
-from app.queue import JobSpec, Urgency, enqueue, job_id_for
+from app.queue import JobSpec, Urgency, enqueue, is_transient, job_id_for
 
 log = logging.getLogger(__name__)
 CONFIG_CHECK = "shipcrew / config"
 PIPELINE_CHECK = "shipcrew / pipeline"  # jobs.pipeline.github.CHECK_NAME
+POLICY_CHECK = "shipcrew / policy"  # jobs.auditor.github.CHECK_NAME
+MODE_HINT = "shipcrew:generate-mode:{repo}"  # the repo's generate.mode as the planner last read it
+MODE_HINT_TTL = 24 * 3600
+QUEUED_TITLE = {PIPELINE_CHECK: "Queued: generating the pipeline",
+                POLICY_CHECK: "Queued: auditing this commit"}
 
 
 def report_config_error(ctx: JobContext, head_sha: str, error: ConfigError) -> None:
@@ -60,6 +67,10 @@ def audit_after_generation(ctx: JobContext, number: int, head_sha: str,
     `added` on top of `head_sha`), or `head_sha` itself when it committed nothing. The
     commit's own `pull_request.synchronize` then finds the audit claimed and stays idle."""
     final = commit or head_sha
+    if commit:  # a policy run opened on the head it leaves is not the audit's to complete
+        _close_opened(ctx, job_id_for(ctx.delivery_id, "audit"), POLICY_CHECK, head_sha,
+                      f"Superseded: shipcrew committed {commit[:7]} on top; its verdict is "
+                      "on that commit.")
     kwargs: dict[str, Any] = {"installation_id": ctx.installation_id, "repo": ctx.repo,
                               "delivery_id": ctx.delivery_id, "number": number,
                               "head_sha": final}
@@ -76,7 +87,69 @@ def audit_after_generation(ctx: JobContext, number: int, head_sha: str,
         mark_head(ctx.conn, ctx.repo, number, commit)
         claim_audit(ctx.conn, ctx.repo, commit)
     return enqueue(ctx.conn, ctx.delivery_id,
-                   JobSpec("audit", "jobs.auditor.audit_pull_request", kwargs, Urgency.DEFAULT))
+                   JobSpec("audit", "jobs.auditor.audit_pull_request", kwargs, Urgency.DEFAULT),
+                   at_front=True)
+
+
+def expected_runs(conn: redis.Redis, repo: str, fork: bool) -> list[tuple[str, str]]:
+    """(check run, job that completes it) a new head will get, before its plan is known: from
+    the repo's generate.mode as last read (default `commit`) and the payload's fork flag. In
+    `commit` mode on a same-repo PR the audit is of the crew's commit, not of this head."""
+    raw = conn.get(MODE_HINT.format(repo=repo.lower()))
+    mode = raw.decode() if isinstance(raw, bytes) else GenerateMode.COMMIT.value
+    if mode == GenerateMode.OFF.value:
+        return [(POLICY_CHECK, "audit")]
+    if mode == GenerateMode.COMMIT.value and not fork:
+        return [(PIPELINE_CHECK, "generate")]
+    return [(PIPELINE_CHECK, "generate"), (POLICY_CHECK, "audit")]
+
+
+def open_checks(
+    *, installation_id: int, repo: str, number: int, head_sha: str, delivery_id: str,
+    fork: bool = False, pushed: dict[str, str] | None = None, conn: redis.Redis | None = None,
+    factory: ClientFactory | None = None,
+) -> dict[str, Any]:
+    """The urgent step of a new head: open its check runs as `queued` (the jobs that complete
+    them take them over), record who `pushed` it (jobs.release.record_push), then enqueue the
+    plan. A transient GitHub error is retried (a run that landed is found, not opened twice);
+    a lasting one is logged and the plan enqueued anyway (the jobs open their own runs)."""
+    with bound_delivery(delivery_id):
+        ctx = job_context(installation_id, repo, delivery_id, conn, factory)
+        plan_id = job_id_for(delivery_id, "plan")
+        if Job.exists(plan_id, connection=ctx.conn):  # a retry after the plan was enqueued
+            return {"status": "planned already", "plan": plan_id}
+        opened: list[str] = []
+        try:
+            for name, job in expected_runs(ctx.conn, repo, fork):
+                checks.open_queued(ctx.gh, ctx.conn, job_id_for(delivery_id, job), ctx.owner,
+                                   ctx.name, name=name, head_sha=head_sha,
+                                   title=QUEUED_TITLE[name],
+                                   external_id=f"pr:{number}" if job == "audit" else None)
+                opened.append(name)
+        except Exception as exc:
+            if is_transient(exc) and not last_try():
+                raise  # it may have landed: the retry finds it (app.checks), then plans
+            log.warning("could not open the check runs of %s#%s: %s", repo, number, exc)
+        if pushed is not None:
+            from jobs.release import record_push
+
+            record_push(installation_id=installation_id, repo=repo, delivery_id=delivery_id,
+                        number=number, head_sha=head_sha, conn=ctx.conn, **pushed)
+        kwargs = {"installation_id": installation_id, "repo": repo,
+                  "delivery_id": delivery_id, "number": number, "head_sha": head_sha}
+        enqueue(ctx.conn, delivery_id,
+                JobSpec("plan", "jobs.planner.plan_pull_request", kwargs, Urgency.DEFAULT))
+        return {"status": "opened", "runs": opened, "plan": plan_id}
+
+
+def _close_opened(ctx: JobContext, job_id: str, name: str, head_sha: str, why: str) -> None:
+    """Complete a run opened for `job_id` that this plan gives that job no reason to finish."""
+    run_id = checks.opened_for_job(job_id, ctx.conn)
+    if run_id is None:
+        return
+    checks.publish(ctx.gh, ctx.owner, ctx.name, name=name, head_sha=head_sha,
+                   conclusion="skipped", title=why, summary=why, check_run_id=run_id)
+    checks.forget_opened(ctx.conn, job_id)
 
 
 def plan_pull_request(
@@ -86,12 +159,17 @@ def plan_pull_request(
     with bound_delivery(delivery_id):
         ctx = job_context(installation_id, repo, delivery_id, conn, factory)
         if (pr := ctx.current_pull(number, head_sha, "plan")) is None:
+            for job, name in (("generate", PIPELINE_CHECK), ("audit", POLICY_CHECK)):
+                _close_opened(ctx, job_id_for(delivery_id, job), name, head_sha,
+                              "Superseded: a newer push has its own run")
             return {"status": "stale"}
         files = pull_files(ctx, number)
         config = ctx.config
         if isinstance(config, ConfigError):
             report_config_error(ctx, head_sha, config)
             config = RepoConfig()
+        ctx.conn.set(MODE_HINT.format(repo=repo.lower()), config.generate.mode.value,
+                     ex=MODE_HINT_TTL)
         classification = classify(
             [ChangedFile(path=f["path"], status=f["status"],
                          previous_filename=f["previous_path"])
@@ -104,12 +182,9 @@ def plan_pull_request(
             kwargs["handed"] = handoff(ctx.pull_json, ctx.config_text, files)
         chain = config.generate.mode is GenerateMode.COMMIT and not is_fork(pr, repo)
         specs = agent_jobs(the_plan, kwargs, chain)
-        if any(spec.kwargs.get("audit_after") for spec in specs):
-            # first feedback now, not when the pipeline engineer's turn comes
-            checks.open_queued(ctx.gh, ctx.conn, job_id_for(delivery_id, "generate"),
-                               ctx.owner, ctx.name, name=PIPELINE_CHECK, head_sha=head_sha,
-                               title="Queued: generating the pipeline, then the audit")
-        job_ids = [enqueue(ctx.conn, delivery_id, spec) for spec in specs]
+        _settle_opened(ctx, specs, head_sha, the_plan)
+        # a PR's later work goes before newer PRs' plans (app.queue: fair share)
+        job_ids = [enqueue(ctx.conn, delivery_id, spec, at_front=True) for spec in specs]
         ctx.audit.record("plan", repo=repo, number=number, head_sha=head_sha,
                          files=[f["path"] for f in files], tier=classification.tier,
                          kinds=sorted(classification.kinds), jobs=job_ids,
@@ -117,3 +192,24 @@ def plan_pull_request(
         log.info("planned %s#%s at %s: tier %s, %d jobs", repo, number, head_sha[:7],
                  classification.tier, len(job_ids))
         return {"status": "planned", "tier": classification.tier, "jobs": job_ids}
+
+
+def _settle_opened(ctx: JobContext, specs: list[JobSpec], head_sha: str, the_plan: Plan
+                   ) -> None:
+    """Match the runs `open_checks` opened to the plan: close those no planned job completes
+    on this head (a docs-only change: no pipeline), open the pipeline run of a chained plan
+    that has none yet (no urgent step: `ready_for_review`, a failed open)."""
+    delivery = ctx.delivery_id
+    names = {spec.name for spec in specs}
+    chained = any(spec.kwargs.get("audit_after") for spec in specs)
+    if "generate" not in names:
+        step = next((a for a in the_plan.agents if a.agent == "pipeline_engineer"), None)
+        _close_opened(ctx, job_id_for(delivery, "generate"), PIPELINE_CHECK, head_sha,
+                      f"Nothing to generate: {step.reason if step else 'not planned'}")
+    if "audit" not in names and not chained:
+        _close_opened(ctx, job_id_for(delivery, "audit"), POLICY_CHECK, head_sha,
+                      "Not audited: not planned")
+    if chained and checks.opened_for_job(job_id_for(delivery, "generate"), ctx.conn) is None:
+        checks.open_queued(ctx.gh, ctx.conn, job_id_for(delivery, "generate"), ctx.owner,
+                           ctx.name, name=PIPELINE_CHECK, head_sha=head_sha,
+                           title="Queued: generating the pipeline, then the audit")

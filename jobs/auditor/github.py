@@ -191,7 +191,8 @@ def audit_pull_request(
             ctx.gh, ctx.owner, ctx.name, name=CHECK_NAME, head_sha=head_sha,
             conclusion=CONCLUSIONS[result.verdict], title=title,  # type: ignore[arg-type]
             summary=summary, annotations=check_annotations(result.findings, changed),
-            actions=[APPLY_FIXES] if fixes else [], external_id=f"pr:{number}")
+            actions=[APPLY_FIXES] if fixes else [], external_id=f"pr:{number}",
+            check_run_id=checks.opened_for_job())  # queued by jobs.planner.open_checks
         failed = failures(result.findings)
         ctx.conn.set(VERDICT_KEY.format(repo=repo, sha=head_sha), json.dumps(
             {"verdict": result.verdict.value, "failures": failed, "check_run_id": run_id,

@@ -89,7 +89,7 @@ def test_a_body_without_content_length_is_411(client: TestClient) -> None:
 def test_real_deliveries_still_work(client: TestClient, redis_conn: redis.Redis) -> None:
     body = (FIXTURES / "webhooks/pull_request/opened-2.json").read_bytes()
     assert post(client, "pull_request", body, "ok-1").json()["status"] == "enqueued"
-    assert queued_jobs(redis_conn) == ["ok-1--push", "ok-1--plan"]  # pusher record, plan
+    assert queued_jobs(redis_conn) == ["ok-1--open-checks"]  # pusher record, check runs, plan
 
 
 # --- a real server ---------------------------------------------------------------------------
@@ -208,4 +208,4 @@ def test_the_real_server_still_takes_a_signed_delivery(server: int,
                      b"X-GitHub-Delivery: real-1\r\nX-Hub-Signature-256: %s\r\n\r\n"
                      % (len(body), sign(body, WEBHOOK_SECRET).encode()) + body)
         assert _answer(sock).startswith(b"HTTP/1.1 202")
-    assert queued_jobs(redis_conn) == ["real-1--push", "real-1--plan"]
+    assert queued_jobs(redis_conn) == ["real-1--open-checks"]

@@ -34,13 +34,15 @@ def _plan(payload: dict, delivery: str) -> Expected:
     if pr["state"] != "open":
         return []
     kwargs = {**_base(payload, delivery), "number": pr["number"], "head_sha": pr["head"]["sha"]}
-    plan = [("plan", "jobs.planner.plan_pull_request", "shipcrew-default", kwargs)]
     if payload["action"] == "ready_for_review":
-        return plan
-    # Who made the head and when (issue 10): the sender and GitHub's timestamp.
-    push = {**kwargs, "by": payload["sender"]["login"],
-            "at": pr.get("updated_at") or pr["created_at"]}
-    return [("push", "jobs.release.record_push", "shipcrew-urgent", push), *plan]
+        return [("plan", "jobs.planner.plan_pull_request", "shipcrew-default", kwargs)]
+    # A new head: one urgent job records who made it and when (issue 10: the sender and
+    # GitHub's timestamp), opens its check runs and then enqueues the plan (issue 16).
+    fork = pr["head"]["repo"] is None or pr["head"]["repo"]["full_name"] != \
+        pr["base"]["repo"]["full_name"]
+    pushed = {"by": payload["sender"]["login"], "at": pr.get("updated_at") or pr["created_at"]}
+    return [("open-checks", "jobs.planner.open_checks", "shipcrew-urgent",
+             {**kwargs, "fork": fork, "pushed": pushed})]
 
 
 def _command(payload: dict, delivery: str) -> Expected:
@@ -166,7 +168,7 @@ def test_redelivery_is_accepted_and_not_run_twice(client: TestClient,
     again = post(client, "pull_request", _opened(), "same-id")
     assert (first.status_code, again.status_code) == (202, 202)
     assert again.json()["status"] == "duplicate"
-    assert queued_jobs(redis_conn) == ["same-id--push", "same-id--plan"]
+    assert queued_jobs(redis_conn) == ["same-id--open-checks"]
 
 
 @pytest.mark.parametrize(
@@ -222,7 +224,7 @@ def test_redis_down_is_503_and_nothing_is_lost(settings: Settings,
     # GitHub shows the delivery as failed; its redelivery (same id) is then accepted.
     with TestClient(create_app(settings, redis_conn)) as live:
         assert post(live, "pull_request", _opened(), "lost?").json()["status"] == "enqueued"
-    assert queued_jobs(redis_conn) == ["lost_--push", "lost_--plan"]
+    assert queued_jobs(redis_conn) == ["lost_--open-checks"]
 
 
 def test_own_bot_events_trigger_nothing(client: TestClient, redis_conn: redis.Redis,
@@ -254,7 +256,7 @@ def test_health_ready_and_metrics(client: TestClient) -> None:
     assert 'shipcrew_deliveries_total{event="pull_request",action="opened",outcome="enqueued"} 1' \
         in text
     assert 'shipcrew_deliveries_total{event="ping",action="",outcome="ignored"} 1' in text
-    assert 'shipcrew_queue_depth{queue="shipcrew-default"} 1' in text
+    assert 'shipcrew_queue_depth{queue="shipcrew-urgent"} 1' in text  # the first look
 
 
 @pytest.mark.parametrize("name", ["check_run/requested_action", "check_run/rerequested"])

@@ -47,6 +47,9 @@ def test_a_pull_request_open_costs_at_most_twelve_calls_none_repeated(crew: Crew
     assert sum(1 for m, p, _ in calls if (m, p) == ("POST", f"/repos/{OWNER}/{NAME}/check-runs")
                ) == 3  # queued pipeline run, its summary on the new head, the policy verdict
     assert _repeated(calls) == []
+    # first feedback before any read: after the token, the urgent step opens the pipeline run
+    assert calls[0][1].endswith("/access_tokens")
+    assert calls[1][:2] == ("POST", f"/repos/{OWNER}/{NAME}/check-runs")
     paths = Counter(f"{m} {p}" for m, p, _ in calls)
     base = f"/repos/{OWNER}/{NAME}"
     # read once: the PR, its files, the config, the head's tarball

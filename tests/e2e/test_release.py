@@ -148,7 +148,9 @@ def test_low_risk_change_is_approved_to_staging(crew: Crew, monkeypatch) -> None
     decisions = crew.audit("gate_decision")
     assert [(d["environment"], d["state"], d["evidence"]["tier"]) for d in decisions] == [
         ("staging", "approved", "low")]
+    # (a docs-only change: the first look's queued pipeline run was closed as skipped)
     assert decisions[0]["evidence"]["checks"] == {"ci / test": "success",
+                                                  "shipcrew / pipeline": "skipped",
                                                   "shipcrew / policy": "success"}
     body = packet(crew, pr["number"])
     assert "| 1 | `staging` | ✅ approved |" in body
