@@ -21,6 +21,8 @@ LOCKFILES = (("pnpm-lock.yaml", "pnpm"), ("bun.lock", "bun"), ("bun.lockb", "bun
 # Loaders that compile sources at run time: they are dev tools, gone after a prune.
 DEV_LOADERS = ("ts-node", "babel-register", "@babel/register", "tsx", "esbuild-register",
                "@swc-node/register")
+LISTEN = re.compile(r"\.listen\(([^;]*?)\)\s*[;.\n]")
+LOOPBACK = re.compile(r"[\"'`](127\.0\.0\.1|localhost)[\"'`]")
 FRAMEWORKS = (("next", "nextjs"), ("@nestjs/core", "nestjs"), ("express", "express"),
               ("fastify", "fastify"), ("koa", "koa"), ("hono", "hono"))
 
@@ -43,12 +45,39 @@ def workspace_members(tree: Tree) -> list[str] | None:
     return sorted(set(members))
 
 
-def _package_manager(tree: Tree, root: Tree, pkg: dict[str, Any]) -> tuple[str, str | None]:
+def _stale_yarn_lock(tree: Tree, pkg: dict[str, Any]) -> list[str]:
+    """Dependencies (name@range) package.json declares that yarn.lock has no entry for."""
+    text = tree.text("yarn.lock") or ""
+    wanted = {**(pkg.get("dependencies") or {}), **(pkg.get("devDependencies") or {})}
+    return [f"{name}@{spec}" for name, spec in wanted.items() if isinstance(spec, str) and not
+            re.search(rf'(^|, )"?{re.escape(name)}@{re.escape(spec)}"?[,:]', text, re.M)]
+
+
+PUBLIC_REGISTRIES = ("registry.npmjs.org", "registry.yarnpkg.com", "registry.npmmirror.com")
+
+
+def private_registries(tree: Tree, lock: str | None) -> list[str]:
+    """Hosts other than the public registries that the lockfile resolves packages from."""
+    text = tree.files.get(lock) if lock else None  # lock: a repository path
+    hosts = set(re.findall(r"resolved\"?:?\s+\"?https?://([\w.-]+)/", text or ""))
+    return sorted(hosts - set(PUBLIC_REGISTRIES))
+
+
+def _package_manager(tree: Tree, root: Tree, pkg: dict[str, Any],
+                     reasons: list[str] | None = None) -> tuple[str, str | None]:
     declared = str(pkg.get("packageManager", "")).split("@")[0]
     for where in (tree, root):
-        for lock, tool in LOCKFILES:
-            if where.has(lock):
-                return tool, where.path(lock)
+        found = [(lock, tool) for lock, tool in LOCKFILES if where.has(lock)]
+        if len(found) > 1 and found[0][0] == "yarn.lock" and where.has("package-lock.json"):
+            # Both lockfiles: the one that matches package.json is the one the authors keep.
+            stale = _stale_yarn_lock(where, pkg if where is tree else where.json("package.json"))
+            if stale and reasons is not None:
+                reasons.append(f"yarn.lock lacks {', '.join(stale[:3])}: package-lock.json is "
+                               "the current lockfile")
+            if stale:
+                return "npm", where.path("package-lock.json")
+        if found:
+            return found[0][1], where.path(found[0][0])
     return (declared if declared in ("npm", "yarn", "pnpm", "bun") else "npm"), None
 
 
@@ -81,6 +110,23 @@ def _node_entry(words: list[str], tree: Tree, deps: dict[str, Any]) -> bool:
     return not any(f"{loader}" in text and loader not in deps for loader in DEV_LOADERS)
 
 
+WATCHERS = ("nodemon", "node-dev", "supervisor", "node")
+ENTRY_FILES = ("server.js", "app.js", "index.js", "src/server.js", "src/app.js", "src/index.js",
+               "server.mjs", "index.mjs", "src/index.mjs")
+
+
+def _watched_entry(tree: Tree, scripts: dict[str, str]) -> str | None:
+    """`nodemon src/index.js` in a dev/watch script: the file the server starts from."""
+    for name in ("dev", "watch", "start:dev", "serve"):
+        for part in re.split(r"&&|\|\||;", scripts.get(name, "")):
+            words = part.split()
+            if words and words[0] in WATCHERS:
+                files = [w for w in words[1:] if re.fullmatch(r"[\w./-]+\.(c|m)?js", w)]
+                if files and tree.has(files[0].removeprefix("./")):
+                    return files[0].removeprefix("./")
+    return None
+
+
 def _start(tree: Tree, pkg: dict[str, Any], framework: str | None, port: int,
            reasons: list[str]) -> list[str]:
     """The command the image runs after dev dependencies are pruned (never a dev tool)."""
@@ -104,12 +150,57 @@ def _start(tree: Tree, pkg: dict[str, Any], framework: str | None, port: int,
             ["node", main], tree, deps):
         reasons.append(f"start: node {main} (package.json main)")
         return ["node", main]
+    entry = _watched_entry(tree, scripts) or next(
+        (f for f in ENTRY_FILES if ".listen(" in (tree.text(f) or "")), None)
+    if entry and _node_entry(["node", entry], tree, deps):
+        reasons.append(f"start: node {entry} (" + ("the file the dev script watches"
+                       if entry == _watched_entry(tree, scripts) else "it calls .listen()") + ")")
+        return ["node", entry]
     tools = [words[0] for words in segments.get("start", []) if words]
     if tools and all(t in deps for t in tools):
         # `npm start` puts node_modules/.bin on PATH for the tools it spawns (env-cmd ->
         # fastify); pruning keeps them, they are runtime dependencies.
         reasons.append(f"start: npm start ({', '.join(tools)}: runtime dependencies)")
     return ["npm", "start"]
+
+
+def loopback_binds(tree: Tree, framework: str | None, scripts: dict[str, str]) -> list[str]:
+    """Where the server listens on loopback only: unreachable from outside a container."""
+    found = []
+    if "fastify start" in scripts.get("start", ""):
+        return []  # fastify-cli: the image sets FASTIFY_ADDRESS=0.0.0.0
+    for rel, text in tree.walk(".js", ".ts", ".mjs", ".cjs"):
+        for call in LISTEN.finditer(text):
+            args = call.group(1)
+            literal = LOOPBACK.search(args)
+            if literal:
+                found.append(f"{rel}: listen(... {literal.group(0)})")
+            elif framework == "fastify" and not re.search(r"host|0\.0\.0\.0|::", args):
+                found.append(f"{rel}: fastify listen({args.strip()[:40]}) without a host "
+                             "(fastify binds localhost by default)")
+    return found
+
+
+PNPM_LOCK_MAJOR = {"9": "9", "6": "8", "5": "7"}  # lockfileVersion major -> pnpm major
+
+
+def pnpm_pin(tree: Tree, stack: Stack) -> str | None:
+    """The pnpm major for the image when package.json names no packageManager."""
+    root = tree.at(stack.build_root)
+    if stack.build_tool != "pnpm" or root.json("package.json").get("packageManager") or (
+            tree.at(stack.path).json("package.json").get("packageManager")):
+        return None
+    m = re.search(r"^lockfileVersion:\s*['\"]?(\d+)", root.text("pnpm-lock.yaml") or "", re.M)
+    return PNPM_LOCK_MAJOR.get(m.group(1)) if m else None
+
+
+def container_env(stack: Stack, scripts: dict[str, str]) -> dict[str, str]:
+    """Environment the image sets so the server binds every interface where the framework
+    reads it from the environment."""
+    if stack.framework == "fastify" and "fastify start" in " ".join(
+            [scripts.get("start", ""), *(stack.start_command or [])]):
+        return {"FASTIFY_ADDRESS": "0.0.0.0"}
+    return {}
 
 
 def detect(tree: Tree, workspace_root: str | None = None) -> Stack:
@@ -119,9 +210,16 @@ def detect(tree: Tree, workspace_root: str | None = None) -> Stack:
     deps: dict[str, Any] = pkg.get("dependencies", {}) or {}
     dev: dict[str, Any] = pkg.get("devDependencies", {}) or {}
     peers: dict[str, Any] = pkg.get("peerDependencies", {}) or {}
-    tool, lock = _package_manager(tree, root, pkg)
+    lock_notes: list[str] = []
+    tool, lock = _package_manager(tree, root, pkg, lock_notes)
     reasons = [f"node project (package.json); package manager {tool}"
-               + (f" from {lock}" if lock else " (no lockfile: CI installs without a lock)")]
+               + (f" from {lock}" if lock else " (no lockfile: CI installs without a lock)"),
+               *lock_notes]
+    private = private_registries(tree, lock)
+    if private and lock:
+        reasons.append(f"warning: {lock} resolves packages from {', '.join(private)}: the image "
+                       "build needs that registry (an .npmrc with its URL and token as a build "
+                       "secret)")
     if workspace_root:
         reasons.append(f"workspace member of {workspace_root}")
     framework = next((f for dep, f in FRAMEWORKS if dep in deps), None)
@@ -157,6 +255,9 @@ def detect(tree: Tree, workspace_root: str | None = None) -> Stack:
                               f"{tool or 'nothing'}, which is not a runtime dependency "
                               "(gone after pruning)",
                               "no `node FILE` in start/start:prod and no server in `main`"]
+        for where in loopback_binds(tree, framework, scripts):
+            reasons.append(f"warning: the server binds loopback only ({where}): unreachable "
+                           "in a container; listen on 0.0.0.0 (or read HOST from the env)")
         prebuild = scripts.get("prestart:prod")
         if "build" not in scripts and prebuild and "dist/" in " ".join(stack.start_command):
             scripts = {**scripts, "build": prebuild}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from jobs.pipeline.stacks import python_app
+from jobs.pipeline.stacks import python_app, python_pins
 from jobs.pipeline.stacks.model import DEFAULT_PORTS, Stack, dns_label
 from jobs.pipeline.stacks.runtime import DEPENDENCY_PORTS, pick
 from jobs.pipeline.stacks.tree import Tree
@@ -13,7 +13,7 @@ from jobs.pipeline.stacks.tree import Tree
 DEFAULT_VERSION = "3.13"
 # Newest first; the default (newest with a full ecosystem of wheels) leads.
 PREFERRED = ("3.13", "3.12", "3.11", "3.10")
-FALLBACK = ("3.14", "3.15", "3.9", "3.8")
+FALLBACK = ("3.14", "3.15", "3.9", "3.8", "3.7", "3.6", "3.5")
 WEB = ("django", "fastapi", "flask")
 DEV_FILE = re.compile(r"dev|test|lint|ci|docs")
 
@@ -119,7 +119,10 @@ def _build_tool(tree: Tree, root: Tree, py: dict[str, Any]) -> str:
     return "pip"
 
 
-def _version(tree: Tree, root: Tree, py: dict[str, Any], reasons: list[str]) -> str:
+def _version(tree: Tree, root: Tree, py: dict[str, Any], reasons: list[str],
+             cap: tuple[str, str] | None = None) -> str:
+    """The authors' pin (.python-version, runtime.txt), else the newest supported version
+    inside requires-python, capped by an old framework pin."""
     for where in (tree, root):
         pinned = (where.text(".python-version") or "").strip().splitlines()
         if pinned and re.match(r"\d+\.\d+", pinned[0]):
@@ -137,8 +140,8 @@ def _version(tree: Tree, root: Tree, py: dict[str, Any], reasons: list[str]) -> 
                       f"=={spec}")
         if chosen:
             reasons.append(f"requires-python {spec!r}: newest supported inside it is {chosen}")
-            return chosen
-    return DEFAULT_VERSION
+            return python_pins.capped(chosen, cap, reasons)
+    return python_pins.capped(DEFAULT_VERSION, cap, reasons)
 
 
 def _runner(tool: str) -> str:
@@ -180,17 +183,15 @@ def _app(tree: Tree, framework: str | None, runtime: set[str],
     declared = python_app.declared_command(tree)
     if declared and framework:
         words, where = declared
-        target = python_app.target_of(words)
+        target = python_app.target_of(words, tree)
         server = words[0].rsplit("/", 1)[-1]
         module = target.split(":")[0] if target else ""
-        if target and server in ("gunicorn", "uvicorn") and server in runtime and (
+        start = python_app.server_command(server, target, framework == "fastapi") if (
+            target) else None
+        declared_names = {server.removesuffix("-serve"), "pyuwsgi" if server == "uwsgi" else ""}
+        if start and declared_names & runtime and (
                 python_app.module_exists(tree, module)):
             reasons.append(f"{where} starts {server} {target}")
-            start = (["uvicorn", target, "--host", "0.0.0.0", "--port", "{port}"]
-                     if server == "uvicorn" else
-                     ["gunicorn", "--bind", "0.0.0.0:{port}", *(
-                         ["-k", "uvicorn.workers.UvicornWorker"] if framework == "fastapi"
-                         else []), target])
             return start, python_app.port_of(words)
     if framework == "django":
         return _django(tree, runtime, reasons), None
@@ -225,6 +226,16 @@ def _django(tree: Tree, runtime: set[str], reasons: list[str]) -> list[str] | No
         reasons.append(f"WSGI module {wsgi}")
         return ["gunicorn", "--chdir", chdir, "--bind", "0.0.0.0:{port}",
                 f"{wsgi}:application"]
+    asgi = wsgi.removesuffix(".wsgi") + ".asgi" if wsgi and wsgi.endswith(".wsgi") else None
+    base = "" if chdir == "." else chdir
+    for server in ("uvicorn", "daphne", "hypercorn", "uwsgi"):
+        module = asgi if server != "uwsgi" else wsgi
+        declared = server in runtime or (server == "uwsgi" and "pyuwsgi" in runtime)
+        if declared and module and python_app.module_exists(tree, module, base) and (
+                chdir == "." or server == "uvicorn"):  # only uvicorn can import from a dir
+            reasons.append(f"{'ASGI' if module == asgi else 'WSGI'} module {module} ({server})")
+            start = python_app.server_command(server, f"{module}:application", True) or []
+            return start + (["--app-dir", chdir] if chdir != "." else [])
     reasons.append("warning: gunicorn is not a declared dependency: the image runs Django's "
                    "development server (declare gunicorn, or set services: start)")
     return ["python", manage, "runserver", "--noreload", "0.0.0.0:{port}"]
@@ -249,12 +260,17 @@ def detect(tree: Tree, workspace_root: str | None = None) -> Stack:
                       if workspace_root else ""))
     runtime, dev = dependencies(tree, py)
     framework = next((f for f in WEB if f in runtime), None)
+    cap = python_pins.python_cap(framework, python_pins.spec_of(tree, py, framework or "", reqs))
     name = py.get("project", {}).get("name") or py.get("tool", {}).get("poetry", {}).get("name")
     stack = Stack(path=tree.root, name=dns_label(name or tree.root), language="python",
                   framework=framework, build_tool=tool, manifests=manifests,
                   workspace_root=workspace_root,
-                  version=_version(tree, root, py, reasons), reasons=reasons)
+                  version=_version(tree, root, py, reasons, cap), reasons=reasons,
+                  native_deps=python_pins.native_deps(runtime))
     reasons = stack.reasons  # pydantic copied the list
+    if stack.native_deps:
+        reasons.append(f"{', '.join(stack.native_deps)} compile against system libraries: "
+                       "the image installs their build and runtime packages")
     start, declared_port = _app(tree, framework, runtime, reasons)
     if start:
         stack.kind = "service"

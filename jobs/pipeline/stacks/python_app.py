@@ -45,9 +45,37 @@ def declared_command(tree: Tree) -> tuple[list[str], str] | None:
     return None
 
 
-def target_of(words: list[str]) -> str | None:
-    """The `module:attr` an ASGI/WSGI server command loads (`0.0.0.0:80` never matches)."""
-    return next((w.strip("'\"") for w in words[1:] if TARGET.match(w.strip("'\""))), None)
+def target_of(words: list[str], tree: Tree | None = None) -> str | None:
+    """The `module:attr` an ASGI/WSGI server command loads (`0.0.0.0:80` never matches); for
+    uWSGI also `--module`/`-w`/`--wsgi` and the `module =` of its `--ini` file."""
+    found = next((w.strip("'\"") for w in words[1:] if TARGET.match(w.strip("'\""))), None)
+    if found or words[0].rsplit("/", 1)[-1] != "uwsgi":
+        return found
+    for flag, value in zip(words, words[1:], strict=False):
+        if flag in ("--module", "-w", "--wsgi", "--module="):
+            return value if ":" in value else f"{value}:application"
+        if flag == "--ini" and tree is not None:
+            m = re.search(r"^\s*(?:module|wsgi)\s*=\s*([\w.]+(?::\w+)?)\s*$",
+                          tree.text(value) or "", re.M)
+            if m:
+                return m.group(1) if ":" in m.group(1) else f"{m.group(1)}:application"
+    return None
+
+
+def server_command(server: str, target: str, asgi: bool) -> list[str] | None:
+    """How the image starts `target` with `server` on every interface ({port} filled later)."""
+    return {
+        "gunicorn": ["gunicorn", "--bind", "0.0.0.0:{port}",
+                     *(["-k", "uvicorn.workers.UvicornWorker"] if asgi else []), target],
+        "uvicorn": ["uvicorn", target, "--host", "0.0.0.0", "--port", "{port}"],
+        "hypercorn": ["hypercorn", "--bind", "0.0.0.0:{port}", target],
+        "daphne": ["daphne", "--bind", "0.0.0.0", "--port", "{port}", target],
+        "granian": ["granian", "--interface", "asgi" if asgi else "wsgi", "--host", "0.0.0.0",
+                    "--port", "{port}", target],
+        "uwsgi": ["uwsgi", "--http-socket", "0.0.0.0:{port}", "--master", "--need-app",
+                  "--module", target],
+        "waitress-serve": ["waitress-serve", "--listen=0.0.0.0:{port}", target],
+    }.get(server)
 
 
 def port_of(words: list[str]) -> int | None:
@@ -110,3 +138,10 @@ def django_wsgi(tree: Tree, manage: str) -> str | None:
         if tree.has(wsgi):
             return f"{package}.wsgi"
     return None
+
+
+def django_collects_static(tree: Tree) -> bool:
+    """Settings that name a STATIC_ROOT: the site serves collected files (whitenoise, a CDN
+    sync), which `manage.py collectstatic` must produce in the image."""
+    return any(re.search(r"^STATIC_ROOT\s*=", text, re.M)
+               for rel, text in tree.walk(".py") if "settings" in rel)

@@ -1,0 +1,4 @@
+from django.urls import path
+from stock.views import index
+
+urlpatterns = [path("", index)]
