@@ -82,10 +82,13 @@ def find_run(gh: GitHub[Any], owner: str, repo: str, *, name: str | None, head_s
                  if r.get("external_id") == external_id), None)
 
 
-def _create_once(gh: GitHub[Any], owner: str, repo: str, data: dict[str, Any]) -> int:
+def _create_once(gh: GitHub[Any], owner: str, repo: str, data: dict[str, Any], *,
+                 open_key: str | None = None, reopen: bool = True) -> int:
     """Create a check run, or inside a job find the one an earlier attempt of the job
     created: the attempt is noted in Redis before the POST, so a worker dying right after
-    it costs one look-up on the retry, not a second run."""
+    it costs one look-up on the retry, not a second run. `open_key` is set to the run's id
+    together with that note (one step, so no window leaves the run unrecorded there);
+    `reopen=False` leaves a found run as it is instead of updating it with `data`."""
     job = _job()
     if job is None:
         return int(gh.rest.checks.create(owner, repo, data=data).parsed_data.id)  # type: ignore[call-overload]
@@ -96,17 +99,50 @@ def _create_once(gh: GitHub[Any], owner: str, repo: str, data: dict[str, Any]) -
                        external_id=data["external_id"])
         known = str(run["id"]).encode() if run is not None else None
     if known:
-        job.connection.hset(key, field, known)
-        body = {k: v for k, v in data.items() if k not in ("head_sha", "external_id")}
-        gh.rest.checks.update(owner, repo, int(known), data=body)  # type: ignore[call-overload]
+        _record(job, key, field, int(known), open_key)
+        if reopen:
+            body = {k: v for k, v in data.items() if k not in ("head_sha", "external_id")}
+            gh.rest.checks.update(owner, repo, int(known), data=body)  # type: ignore[call-overload]
         return int(known)
     with job.connection.pipeline() as pipe:
         pipe.hset(key, field, "")
         pipe.expire(key, _OPEN_TTL)
         pipe.execute()
     run_id = int(gh.rest.checks.create(owner, repo, data=data).parsed_data.id)  # type: ignore[call-overload]
-    job.connection.hset(key, field, run_id)
+    _record(job, key, field, run_id, open_key)
     return run_id
+
+
+def _record(job: Job, key: str, field: str, run_id: int, open_key: str | None) -> None:
+    with job.connection.pipeline() as pipe:
+        pipe.hset(key, field, run_id)
+        if open_key is not None:
+            pipe.set(open_key, run_id, ex=_OPEN_TTL)
+        pipe.execute()
+
+
+def unrecorded_runs(gh: GitHub[Any], owner: str, repo: str, job: Job) -> list[dict[str, Any]]:
+    """The job's runs still open on GitHub that an attempt created without living to record
+    them (it died, or lost Redis, between the POST and noting the id): the POSTs noted as in
+    flight are looked up by name on their head, and a run counts when its external_id names
+    this job. Found runs are recorded, so a later attempt reuses them."""
+    key = _CREATING.format(job=job.id)
+    pending: dict[bytes, bytes] = job.connection.hgetall(key)  # type: ignore[assignment]
+    found: list[dict[str, Any]] = []
+    for raw, value in pending.items():
+        if value != b"":
+            continue
+        field = raw.decode()
+        name, _, head_sha = field.rpartition("@")
+        listed: Any = gh.rest.checks.list_for_ref(owner, repo, head_sha, check_name=name,
+                                                  per_page=100, filter_="all").json()
+        for run in listed.get("check_runs", []):
+            if job_of(str(run.get("external_id") or "")) != job.id:
+                continue
+            job.connection.hset(key, field, run["id"])
+            if run.get("status") != "completed":
+                found.append(run)
+    return found
 
 
 def publish(
@@ -164,18 +200,19 @@ def start(gh: GitHub[Any], owner: str, repo: str, *, name: str, head_sha: str,
     if known := job.connection.get(_OPEN.format(job=job.id)):
         return int(known)
     data["external_id"] = job.id
-    run_id = _create_once(gh, owner, repo, data)  # a run of ours reopened by Retry, or new
-    job.connection.set(_OPEN.format(job=job.id), run_id, ex=_OPEN_TTL)
-    return run_id
+    # a run of ours reopened by Retry, or new
+    return _create_once(gh, owner, repo, data, open_key=_OPEN.format(job=job.id))
 
 
 def open_queued(gh: GitHub[Any], conn: Any, job_id: str, owner: str, repo: str, *,
                 name: str, head_sha: str, title: str) -> int:
     """A queued check run for a job about to be enqueued: people see it at once, and the
-    job's `start` takes it over (a job that fails for good closes it via `close_orphan`)."""
-    data = {"name": name, "head_sha": head_sha, "status": "queued",
+    job's `start` takes it over (a job that fails for good closes it via `close_orphan`).
+    Its external_id names that job. Called inside a job, a retry of the caller finds the run
+    its earlier attempt opened and leaves it as it is (that job may have taken it over)."""
+    data = {"name": name, "head_sha": head_sha, "status": "queued", "external_id": job_id,
             "output": {"title": title, "summary": title}}
-    run_id = int(gh.rest.checks.create(owner, repo, data=data).parsed_data.id)  # type: ignore[call-overload]
+    run_id = _create_once(gh, owner, repo, data, reopen=False)
     conn.set(_OPEN.format(job=job_id), run_id, ex=_OPEN_TTL)
     return run_id
 
@@ -192,26 +229,32 @@ RETRY = Action("Retry", "Run the failed job again", "retry")
 
 def close_stale(gh: GitHub[Any], owner: str, repo: str, reason: str) -> int | None:
     """Inside a job that found its work stale: complete the run an earlier attempt opened
-    as skipped, saying why, instead of leaving it spinning."""
+    (recorded, or found on GitHub when the attempt died before recording it) as skipped,
+    saying why, instead of leaving it spinning."""
     job = _job()
-    raw = job.connection.get(_OPEN.format(job=job.id)) if job is not None else None
-    if job is None or raw is None:
+    if job is None:
         return None
-    gh.rest.checks.update(owner, repo, int(raw), data={  # type: ignore[call-overload]
-        "status": "completed", "conclusion": "skipped",
-        "output": {"title": "Skipped: superseded", "summary": fit(reason)}})
+    raw = job.connection.get(_OPEN.format(job=job.id))
+    ids = [int(raw)] if raw is not None else [
+        int(r["id"]) for r in unrecorded_runs(gh, owner, repo, job)]
+    for run_id in ids:
+        gh.rest.checks.update(owner, repo, run_id, data={  # type: ignore[call-overload]
+            "status": "completed", "conclusion": "skipped",
+            "output": {"title": "Skipped: superseded", "summary": fit(reason)}})
     job.connection.delete(_OPEN.format(job=job.id))
-    return int(raw)
+    return ids[0] if ids else None
 
 
 def close_orphan(gh_for: Callable[[int], GitHub[Any]], job: Job, error: str) -> int | None:
     """A dead letter: complete the run the job opened (or open one on its head) as failed,
-    saying what failed, with a Retry button; returns its id."""
+    saying what failed, with a Retry button; returns its id. A run an attempt created
+    without living to record it is found on GitHub (`unrecorded_runs`)."""
     installation, repo = job.kwargs.get("installation_id"), job.kwargs.get("repo")
     # A new run only for PR work: a run of ours re-triggers check_run-driven jobs.
     head_sha = job.kwargs.get("head_sha") if job.kwargs.get("number") else None
     raw = job.connection.getdel(_OPEN.format(job=job.id))
-    if not installation or not repo or (raw is None and not head_sha):
+    in_flight = b"" in job.connection.hvals(_CREATING.format(job=job.id))
+    if not installation or not repo or (raw is None and not head_sha and not in_flight):
         return None
     owner, name = str(repo).split("/", 1)
     what = job.id.rpartition("--")[2] or "job"
@@ -222,8 +265,13 @@ def close_orphan(gh_for: Callable[[int], GitHub[Any]], job: Job, error: str) -> 
             "its retries are used up; nothing more was changed. Press **Retry** or comment "
             f"`/crew retry` to run it again.\n\n```\n{error}\n```")}}
     gh = gh_for(int(installation))
-    if raw is not None:
-        gh.rest.checks.update(owner, name, int(raw), data=data)  # type: ignore[call-overload]
-        return int(raw)
+    ids = [int(raw)] if raw is not None else [
+        int(r["id"]) for r in unrecorded_runs(gh, owner, name, job)] if in_flight else []
+    for run_id in ids:
+        gh.rest.checks.update(owner, name, run_id, data=data)  # type: ignore[call-overload]
+    if ids:
+        return ids[0]
+    if not head_sha:
+        return None
     data.update(name=f"shipcrew / {what}"[:100], head_sha=head_sha, external_id=job.id)
     return int(gh.rest.checks.create(owner, name, data=data).parsed_data.id)  # type: ignore[call-overload]
