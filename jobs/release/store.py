@@ -240,6 +240,6 @@ class GateStore:
         `holder` (a job id) also true again for that holder: a retry of the job that claimed
         the action carries on with it (its own steps must then be idempotent)."""
         key = self._key("once", *parts)
-        if self.conn.set(key, holder or 1, nx=True, ex=ttl):
+        if self.conn.set(key, holder or "", nx=True, ex=ttl):
             return True
-        return holder is not None and self.conn.get(key) == holder.encode()
+        return bool(holder) and self.conn.get(key) == str(holder).encode()
