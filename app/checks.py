@@ -266,7 +266,7 @@ def close_orphan(gh_for: Callable[[int], GitHub[Any]], job: Job, error: str) -> 
             f"`/crew retry` to run it again.\n\n```\n{error}\n```")}}
     gh = gh_for(int(installation))
     ids = [int(raw)] if raw is not None else [
-        int(r["id"]) for r in unrecorded_runs(gh, owner, name, job)] if in_flight else []
+        int(r["id"]) for r in unrecorded_runs(gh, owner, name, job)]
     for run_id in ids:
         gh.rest.checks.update(owner, name, run_id, data=data)  # type: ignore[call-overload]
     if ids:
