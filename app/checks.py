@@ -121,6 +121,16 @@ def _record(job: Job, key: str, field: str, run_id: int, open_key: str | None) -
         pipe.execute()
 
 
+def _completed(job: Job, field: str, run_id: int) -> None:
+    """The job's open run is complete: no longer open, but remembered as the job's run of
+    that name on that head, so a retry (its worker died after this, or Retry) reuses it."""
+    with job.connection.pipeline() as pipe:
+        pipe.hset(_CREATING.format(job=job.id), field, run_id)
+        pipe.expire(_CREATING.format(job=job.id), _OPEN_TTL)
+        pipe.delete(_OPEN.format(job=job.id))
+        pipe.execute()
+
+
 def unrecorded_runs(gh: GitHub[Any], owner: str, repo: str, job: Job) -> list[dict[str, Any]]:
     """The job's runs still open on GitHub that an attempt created without living to record
     them (it died, or lost Redis, between the POST and noting the id): the POSTs noted as in
@@ -177,7 +187,7 @@ def publish(
         data.pop("external_id", None)  # the run keeps the id it was opened with
         gh.rest.checks.update(owner, repo, run_id, data=data)  # type: ignore[call-overload]
         if job is not None:  # only now: a failed update leaves the run for close_orphan
-            job.connection.delete(_OPEN.format(job=job.id))
+            _completed(job, f"{name}@{head_sha}", run_id)
     for batch in batches[1:]:
         gh.rest.checks.update(owner, repo, run_id, data={  # type: ignore[call-overload]
             "output": {**output, "annotations": [a.body() for a in batch]}})
@@ -268,7 +278,8 @@ def close_orphan(gh_for: Callable[[int], GitHub[Any]], job: Job, error: str) -> 
     ids = [int(raw)] if raw is not None else [
         int(r["id"]) for r in unrecorded_runs(gh, owner, name, job)]
     for run_id in ids:
-        gh.rest.checks.update(owner, name, run_id, data=data)  # type: ignore[call-overload]
+        run: Any = gh.rest.checks.update(owner, name, run_id, data=data).json()  # type: ignore[call-overload]
+        _completed(job, f"{run['name']}@{run['head_sha']}", run_id)
     if ids:
         return ids[0]
     if not head_sha:

@@ -1,8 +1,9 @@
 """A worker killed between `POST check-runs` and recording the run's id leaves a run only
 GitHub knows of: the retry that finds its work stale, the dead letter, and a retried planner
 still find that run (by name on the head and the job named in its external_id) and complete
-or reuse it. The kill is real: a forking RQ worker's work horse SIGKILLs itself the moment
-the emulator has answered the POST."""
+or reuse it; and a job killed after completing its run reuses that run when retried. The
+kill is real: a forking RQ worker's work horse SIGKILLs itself the moment the emulator has
+answered the POST (or the job has published)."""
 
 from __future__ import annotations
 
@@ -72,6 +73,20 @@ def queues_then_is_killed(*, installation_id: int, repo: str, head_sha: str,
         _killed_after_create(ctx.gh)
     return checks.open_queued(ctx.gh, ctx.conn, "d-next--generate", ctx.owner, ctx.name,
                               name=PIPELINE, head_sha=head_sha, title="Queued")
+
+
+def publishes_then_is_killed(*, installation_id: int, repo: str, head_sha: str,
+                             number: int) -> int:
+    """The pipeline engineer's shape: takes over the planner's queued run, completes it, and
+    dies (on its first attempt) before the job is marked finished."""
+    ctx = job_context(installation_id, repo, "d-killed")
+    run_id = checks.start(ctx.gh, ctx.owner, ctx.name, name=PIPELINE, head_sha=head_sha,
+                          title="Working")
+    checks.publish(ctx.gh, ctx.owner, ctx.name, name=PIPELINE, head_sha=head_sha,
+                   conclusion="success", title="Done", summary="Done", check_run_id=run_id)
+    if _first_attempt():
+        os.kill(os.getpid(), signal.SIGKILL)
+    return run_id
 
 
 def _pr(crew: Crew, name: str) -> dict[str, Any]:
@@ -148,3 +163,20 @@ def test_a_retried_planner_reuses_the_queued_run_its_killed_attempt_opened(crew:
     _retry_due(crew)
     assert [r["id"] for r in _ours(crew, "planned", "d-next--generate")] == [run["id"]]
     assert crew.conn.get("shipcrew:open-check:d-next--generate") == str(run["id"]).encode()
+
+
+def test_a_job_killed_after_completing_its_run_reuses_it_when_retried(crew: Crew) -> None:
+    from app.github import client_for
+
+    pr = _pr(crew, "done")
+    install = next(iter(crew.emulator.store.installations.values())).id
+    queued = checks.open_queued(client_for(install), crew.conn, "d-done--done", OWNER, "done",
+                                name=PIPELINE, head_sha=pr["head_sha"], title="Queued")
+    enqueue(crew.conn, "d-done", JobSpec("done", "tests.e2e.test_unrecorded_checks."
+                                         "publishes_then_is_killed", {
+        "installation_id": install, "repo": f"{OWNER}/done", "head_sha": pr["head_sha"],
+        "number": pr["number"]}))
+    _fork_work(crew)
+    _retry_due(crew)
+    [run] = _ours(crew, "done", "d-done--done")
+    assert (run["id"], run["status"], run["conclusion"]) == (queued, "completed", "success")
