@@ -15,7 +15,8 @@ MAX_ANNOTATIONS_PER_REQUEST = 50
 MAX_OUTPUT_CHARS = 65_535
 MAX_ACTIONS = 3
 _OPEN = "shipcrew:open-check:{job}"
-_CREATING = "shipcrew:created-checks:{job}"  # "name@sha" -> run id ("" while creating)
+_CREATING = "shipcrew:created-checks:{job}"  # "name@sha" -> run id, "?<external_id>" (or
+_IN_FLIGHT = "?"  # "" before) while the POST is in flight
 _OPEN_TTL = 7 * 24 * 3600
 _TRUNCATED = "\n\n… (truncated: GitHub keeps at most 65,535 characters)"
 
@@ -94,7 +95,7 @@ def _create_once(gh: GitHub[Any], owner: str, repo: str, data: dict[str, Any], *
         return int(gh.rest.checks.create(owner, repo, data=data).parsed_data.id)  # type: ignore[call-overload]
     key, field = _CREATING.format(job=job.id), f"{data['name']}@{data['head_sha']}"
     known = job.connection.hget(key, field)
-    if known == b"":  # an earlier attempt got as far as the POST: did it land?
+    if known is not None and _in_flight(known):  # an earlier attempt got as far as the POST
         run = find_run(gh, owner, repo, name=data["name"], head_sha=data["head_sha"],
                        external_id=data["external_id"])
         known = str(run["id"]).encode() if run is not None else None
@@ -105,12 +106,17 @@ def _create_once(gh: GitHub[Any], owner: str, repo: str, data: dict[str, Any], *
             gh.rest.checks.update(owner, repo, int(known), data=body)  # type: ignore[call-overload]
         return int(known)
     with job.connection.pipeline() as pipe:
-        pipe.hset(key, field, "")
+        pipe.hset(key, field, _IN_FLIGHT + data["external_id"])
         pipe.expire(key, _OPEN_TTL)
         pipe.execute()
     run_id = int(gh.rest.checks.create(owner, repo, data=data).parsed_data.id)  # type: ignore[call-overload]
     _record(job, key, field, run_id, open_key)
     return run_id
+
+
+def _in_flight(value: bytes | str) -> bool:
+    text = value.decode() if isinstance(value, bytes) else value
+    return text == "" or text.startswith(_IN_FLIGHT)
 
 
 def _record(job: Job, key: str, field: str, run_id: int, open_key: str | None) -> None:
@@ -134,20 +140,23 @@ def _completed(job: Job, field: str, run_id: int) -> None:
 def unrecorded_runs(gh: GitHub[Any], owner: str, repo: str, job: Job) -> list[dict[str, Any]]:
     """The job's runs still open on GitHub that an attempt created without living to record
     them (it died, or lost Redis, between the POST and noting the id): the POSTs noted as in
-    flight are looked up by name on their head, and a run counts when its external_id names
-    this job. Found runs are recorded, so a later attempt reuses them."""
+    flight are looked up by name on their head, and a run counts when its external_id is the
+    one the POST sent (a planner's queued run names the job it was opened for). Found runs
+    are recorded, so a later attempt reuses them."""
     key = _CREATING.format(job=job.id)
     pending: dict[bytes, bytes] = job.connection.hgetall(key)  # type: ignore[assignment]
     found: list[dict[str, Any]] = []
     for raw, value in pending.items():
-        if value != b"":
+        if not _in_flight(value):
             continue
+        sent = value.decode()[1:] or None
         field = raw.decode()
         name, _, head_sha = field.rpartition("@")
         listed: Any = gh.rest.checks.list_for_ref(owner, repo, head_sha, check_name=name,
                                                   per_page=100, filter_="all").json()
         for run in listed.get("check_runs", []):
-            if job_of(str(run.get("external_id") or "")) != job.id:
+            ours = str(run.get("external_id") or "")
+            if (ours != sent) if sent else (job_of(ours) != job.id):
                 continue
             job.connection.hset(key, field, run["id"])
             if run.get("status") != "completed":
@@ -263,13 +272,14 @@ def close_orphan(gh_for: Callable[[int], GitHub[Any]], job: Job, error: str) -> 
     # A new run only for PR work: a run of ours re-triggers check_run-driven jobs.
     head_sha = job.kwargs.get("head_sha") if job.kwargs.get("number") else None
     raw = job.connection.getdel(_OPEN.format(job=job.id))
-    in_flight = b"" in job.connection.hvals(_CREATING.format(job=job.id))
+    in_flight = any(_in_flight(v) for v in job.connection.hvals(_CREATING.format(job=job.id)))
     if not installation or not repo or (raw is None and not head_sha and not in_flight):
         return None
     owner, name = str(repo).split("/", 1)
     what = job.id.rpartition("--")[2] or "job"
     data: dict[str, Any] = {
         "status": "completed", "conclusion": "failure", "actions": [RETRY.body()],
+        "external_id": job.id,  # what Retry runs again (a queued run named the next job)
         "output": {"title": "shipcrew errored", "summary": fit(
             f"The `{what}` job (`{job.func_name}`, job `{job.id}`) stopped with an error and "
             "its retries are used up; nothing more was changed. Press **Retry** or comment "
@@ -284,5 +294,5 @@ def close_orphan(gh_for: Callable[[int], GitHub[Any]], job: Job, error: str) -> 
         return ids[0]
     if not head_sha:
         return None
-    data.update(name=f"shipcrew / {what}"[:100], head_sha=head_sha, external_id=job.id)
+    data.update(name=f"shipcrew / {what}"[:100], head_sha=head_sha)
     return int(gh.rest.checks.create(owner, name, data=data).parsed_data.id)  # type: ignore[call-overload]

@@ -69,6 +69,8 @@ def queues_then_is_killed(*, installation_id: int, repo: str, head_sha: str,
                           number: int) -> int:
     """A planner: opens the queued run of the job it is about to enqueue."""
     ctx = job_context(installation_id, repo, "d-killed")
+    if ctx.current_pull(number, head_sha, "plan") is None:
+        return -1
     if _first_attempt():
         _killed_after_create(ctx.gh)
     return checks.open_queued(ctx.gh, ctx.conn, "d-next--generate", ctx.owner, ctx.name,
@@ -150,16 +152,22 @@ def test_a_dead_letter_fails_the_run_its_killed_attempt_never_recorded(crew: Cre
     assert "shipcrew / lost" not in names
 
 
-def test_a_retried_planner_reuses_the_queued_run_its_killed_attempt_opened(crew: Crew) -> None:
-    pr = _pr(crew, "planned")
+def _planner_killed(crew: Crew, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    pr = _pr(crew, name)
     install = next(iter(crew.emulator.store.installations.values())).id
-    enqueue(crew.conn, "d-planned", JobSpec("plan", "tests.e2e.test_unrecorded_checks."
+    enqueue(crew.conn, f"d-{name}", JobSpec("plan", "tests.e2e.test_unrecorded_checks."
                                             "queues_then_is_killed", {
-        "installation_id": install, "repo": f"{OWNER}/planned", "head_sha": pr["head_sha"],
+        "installation_id": install, "repo": f"{OWNER}/{name}", "head_sha": pr["head_sha"],
         "number": pr["number"]}))
     _fork_work(crew)
-    [run] = _ours(crew, "planned", "d-next--generate")
+    [run] = _ours(crew, name, "d-next--generate")
+    assert run["status"] == "queued"
     assert crew.conn.get("shipcrew:open-check:d-next--generate") is None
+    return pr, run
+
+
+def test_a_retried_planner_reuses_the_queued_run_its_killed_attempt_opened(crew: Crew) -> None:
+    pr, run = _planner_killed(crew, "planned")
     _retry_due(crew)
     assert [r["id"] for r in _ours(crew, "planned", "d-next--generate")] == [run["id"]]
     assert crew.conn.get("shipcrew:open-check:d-next--generate") == str(run["id"]).encode()
@@ -180,3 +188,14 @@ def test_a_job_killed_after_completing_its_run_reuses_it_when_retried(crew: Crew
     _retry_due(crew)
     [run] = _ours(crew, "done", "d-done--done")
     assert (run["id"], run["status"], run["conclusion"]) == (queued, "completed", "success")
+
+
+def test_a_stale_planner_retry_completes_the_queued_run_its_killed_attempt_opened(
+        crew: Crew) -> None:
+    pr, run = _planner_killed(crew, "moved")
+    crew.emulator.push(OWNER, "moved", pr["number"], {"docs/b.md": "b\n"}, user="alice")
+    crew.work()
+    _retry_due(crew)
+    [after] = _ours(crew, "moved", "d-next--generate")
+    assert after["id"] == run["id"]
+    assert (after["status"], after["conclusion"]) == ("completed", "skipped")
