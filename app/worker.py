@@ -6,6 +6,8 @@ thread (app.maintenance): liveness, and when elected, scheduling, reaping and re
 
 from __future__ import annotations
 
+import gc
+import importlib
 import logging
 import os
 import socket
@@ -24,6 +26,18 @@ log = logging.getLogger(__name__)
 # work for short jobs, so the default is the non-forking worker. --fork isolates each job.
 DEFAULT_FORK = False
 RECONNECT_WAIT = 1.0
+# What the job entry points import lazily. A forking worker imports them once before it forks,
+# so every work horse starts with them (pages shared copy-on-write) instead of importing them
+# again for each job; bench/worker.py measures both.
+PRELOAD = ("jobs.planner", "jobs.command_runner", "jobs.pipeline.github", "jobs.auditor.github",
+           "jobs.auditor.push", "jobs.release.github", "jobs.release.rollback",
+           "jobs.release.reviews", "jobs.release.heads", "app.recovery")
+
+
+def preload() -> None:
+    for name in PRELOAD:
+        importlib.import_module(name)
+    gc.freeze()  # the horses' collector never walks (and so never copies) these objects
 
 
 def _periodic(interval: float) -> Callable[[redis.Redis, float], None]:
@@ -48,6 +62,8 @@ def run_worker(redis_url: str, names: list[str] | None = None, *, burst: bool = 
         known = ", ".join(q.value for q in QUEUE_ORDER)
         raise SystemExit(f"shipcrew worker: no such queue in {names}; known: {known}")
     cls = Worker if (DEFAULT_FORK if fork is None else fork) else SimpleWorker
+    if cls is Worker:
+        preload()
     me = f"{socket.gethostname()}:{os.getpid()}"
     periodic = _periodic(recovery_interval) if recovery_interval else None
     maintenance = Maintenance(lambda: redis_from_url(redis_url), me, periodic)

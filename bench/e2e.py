@@ -295,6 +295,26 @@ def rss(stack: Stack, installations: int, target: int) -> dict[str, float]:
             "after_warm_growth": samples[-1] - first_pass}
 
 
+def worker_memory(stack: Stack) -> str:
+    """RSS / PSS (MB) of each worker process and of its children at this moment (a work horse
+    with `--fork`, a Helm child): PSS counts a page shared by N processes as 1/N, so pages
+    shared by both workers (or a horse and its worker) are not counted twice."""
+    from bench.worker import memory_of
+
+    def mem(pid: int) -> str:
+        try:
+            m = memory_of(pid)
+        except OSError:
+            return "gone"
+        return f"{m['rss']:.0f}/{m['pss']:.0f}"
+
+    out = []
+    for proc in stack.workers:
+        kids = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        out.append(mem(proc.pid) + "".join(f" +child {mem(int(k))}" for k in kids))
+    return "; ".join(out)
+
+
 # --- report ------------------------------------------------------------------------------------
 
 
@@ -358,6 +378,7 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
         row(f"worker RSS: final / max after {r['jobs']:.0f} jobs",
             f"{r['final']:.0f} MB / {r['max']:.0f} MB ({r['after_warm_growth']:+.0f} MB)",
             "< 150 MB flat")
+        row("worker RSS/PSS now, each worker (and its children)", worker_memory(stack))
         print(f"|   ({load()})")
 
 

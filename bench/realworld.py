@@ -1,6 +1,6 @@
 """Detection and validator scores on a corpus of real public service repositories.
 
-    .venv/bin/python bench/realworld.py [--validate] [--json] [REPO ...]
+    .venv/bin/python bench/realworld.py [--validate] [--json | --table] [REPO ...]
 
 The corpus (bench/realworld/corpus.json) holds only our own labels: the upstream owner/name,
 the commit, and what we determined by reading the repository (language, framework, kind,
@@ -15,6 +15,11 @@ Scores:
   project the labels do not call a service is reported as one.
 - fields: per labelled service, the port, the start command (the label is a fragment that must
   appear in it) and the test command (a fragment, or null: no test command) are right.
+  A service labelled `binds_loopback` must get the listen address fixed in its image (an env
+  variable) or a warning; one not so labelled must get neither.
+- CI runs real tests: per labelled project with tests, a workflow runs the repository's own
+  test command (`real_test`, else the `test` label): the human workflow detection kept, or a
+  `run:` step of the generated one. `--table` prints the corpus table (markdown).
 - validators (--validate): every generated file passes actionlint, zizmor, hadolint, Helm and
   the Kubernetes schemas, and our own auditor reports no input error on it.
 """
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -35,6 +41,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.files import Files, read_tree  # noqa: E402
+from jobs.pipeline.plan import plan_generation  # noqa: E402
 from jobs.pipeline.stacks import Stack, detect_stacks  # noqa: E402
 
 HERE = Path(__file__).resolve().parent / "realworld"
@@ -100,19 +107,24 @@ def describe(stack: Stack) -> str:
 
 
 def score_repo(entry: dict[str, Any], stacks: list[Stack]) -> RepoScore:
-    """Pure: compare what detection found with the labels."""
-    found = {s.path: s for s in stacks}
-    labels = {p["path"]: p for p in entry["projects"]}
+    """Pure: compare what detection found with the labels.
+
+    A label names a project by path and language, so one directory may hold two projects
+    (a Maven build and the npm frontend it bundles); a label with only `ignore` skips every
+    project at its path."""
+    found = {(s.path, s.language): s for s in stacks}
+    ignored = {p["path"] for p in entry["projects"] if p.get("ignore")}
+    labels = {(p["path"], p["language"]): p for p in entry["projects"] if not p.get("ignore")}
     result = RepoScore(repo=entry["repo"], right=True, detected=[describe(s) for s in stacks])
 
     def wrong(message: str) -> None:
         result.right = False
         result.problems.append(message)
 
-    for path, label in labels.items():
-        if label.get("ignore"):
-            continue
-        stack = found.get(path)
+    for (path, language), label in labels.items():
+        stack = found.get((path, language)) or next(
+            (s for (p, _), s in found.items() if p == path and (path, s.language) not in labels),
+            None)
         if stack is None:
             if label["kind"] == "service":
                 wrong(f"{path}: service not found")
@@ -127,9 +139,15 @@ def score_repo(entry: dict[str, Any], stacks: list[Stack]) -> RepoScore:
             wrong(f"{path}: could not tell {stack.undecided}")
         if label["kind"] == "service":
             _score_fields(result, path, label, stack)
-    for path, stack in found.items():
-        if stack.is_service and (path not in labels or labels[path].get("kind") != "service"
-                                 and not labels[path].get("ignore")):
+            flagged = bool(stack.env) or any("loopback" in w for w in stack.warnings)
+            if flagged != bool(label.get("binds_loopback")):
+                wrong(f"{path}: loopback listener " + (
+                    "neither fixed nor warned about" if not flagged else
+                    f"reported, labelled otherwise ({stack.env or stack.warnings})"))
+    for (path, language), stack in found.items():
+        label = labels.get((path, language))
+        if stack.is_service and path not in ignored and (label is None
+                                                          or label["kind"] != "service"):
             wrong(f"{path}: detected as a {stack.framework} service, labelled otherwise")
     return result
 
@@ -154,7 +172,6 @@ def _score_fields(result: RepoScore, path: str, label: dict[str, Any], stack: St
 def validate_repo(files: Files) -> list[str]:
     """Problems the real validators and our own auditor find in what we would generate."""
     from jobs.auditor.core import audit_files
-    from jobs.pipeline.plan import plan_generation
     from jobs.pipeline.validate import validate_report
 
     plan = plan_generation(files)
@@ -165,6 +182,41 @@ def validate_repo(files: Files) -> list[str]:
     problems += [f"auditor: {f.path}:{f.line or ''} {f.rule} {f.message}"
                  for f in audit.findings if f.rule.startswith("INPUT") and f.path in generated]
     return problems
+
+
+def ci_runs_tests(entry: dict[str, Any], files: Files,
+                  plan: Any) -> list[tuple[str, bool | None, str]]:
+    """Per labelled project with tests: (path, whether CI runs the repository's real test
+    command, how). A human workflow detection kept counts (the project's own CI runs them);
+    a generated workflow must have a `run:` step holding the labelled command (`real_test`,
+    else `test`). None: the project has no tests to run."""
+    out: list[tuple[str, bool | None, str]] = []
+    for label in entry["projects"]:
+        if label.get("ignore") or label["kind"] != "service" and not label.get("test"):
+            continue
+        stack = next((s for s in plan.stacks if s.path == label["path"]
+                      and s.language == label["language"]), None)
+        wanted = label.get("real_test") or label["test"]
+        if stack is None:
+            out.append((label["path"], False, "not detected"))
+            continue
+        kept = next((r for r in stack.reasons if r.startswith("CI: ")), None)
+        if wanted is None:
+            out.append((label["path"], None, "no tests upstream"))
+        elif kept:
+            workflow = kept.split()[1]
+            text = files.get(workflow, "")
+            out.append((label["path"], wanted in text, f"kept {workflow}" + (
+                "" if wanted in text else f", which does not run {wanted!r}")))
+        else:
+            runs = [json.loads(r) if r.startswith('"') else r for a in plan.artifacts
+                    if a.kind == "ci-workflow" and a.stack == stack.name
+                    for r in re.findall(r"^\s+run: (.+)$", a.content, re.M)]
+            hit = next((r for r in runs if wanted in r), None)
+            out.append((label["path"], hit is not None,
+                        f"runs {hit!r}" if hit else f"no step runs {wanted!r}" if runs
+                        else "no CI workflow"))
+    return out
 
 
 def summary(scores: list[RepoScore]) -> dict[str, float]:
@@ -178,11 +230,24 @@ def score_corpus(corpus: list[dict[str, Any]], mirror: Path = MIRROR) -> list[Re
     return [score_repo(entry, detect_stacks(snapshot(entry, mirror))) for entry in corpus]
 
 
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| Repository @ commit | Detected | CI runs real tests |", "|---|---|---|"]
+    for row in rows:
+        ci = "; ".join(f"`{p}` {'n/a' if ok is None else 'yes' if ok else 'no'} ({how})"
+                       for p, ok, how in row["ci_tests"]) or "no tests labelled"
+        detected = "right" if row["right"] else "WRONG: " + "; ".join(row["problems"])
+        lines.append(f"| {row['repo']} @ {row['commit'][:8]} | {detected} | "
+                     f"{ci.replace('|', '/')} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("repos", nargs="*", help="only these owner/name entries")
     parser.add_argument("--validate", action="store_true", help="also run the validators")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--table", action="store_true",
+                        help="the corpus table (markdown): repo@commit, detected, CI tests")
     args = parser.parse_args()
     corpus = [e for e in load_corpus() if not args.repos or e["repo"] in args.repos]
     absent = missing(corpus)
@@ -204,11 +269,19 @@ def main() -> int:
         if args.validate:
             row["validators"] = validate_repo(files)
             validated += not row["validators"]
+        row["ci_tests"] = ci_runs_tests(entry, files, plan_generation(files))
+        row["commit"] = entry["commit"]
         rows.append(row)
     result: dict[str, Any] = summary(scores)
     if args.validate:
         result["validators"] = round(validated / (len(corpus) or 1), 3)
+    judged = [ok for row in rows for _, ok, _ in row["ci_tests"] if ok is not None]
+    result["ci_runs_real_tests"] = f"{sum(judged)}/{len(judged)}"
     result["seconds"] = round(time.perf_counter() - started, 1)
+    if args.table:
+        print(table(rows))
+        print(json.dumps(result))
+        return 0
     if args.json:
         print(json.dumps({"summary": result, "repos": rows}, indent=1))
         return 0
@@ -220,6 +293,9 @@ def main() -> int:
         print(f"{mark} {row['repo']:48} fields {row['fields']}{valid}")
         for line in row["detected"]:
             print(f"      = {line}")
+        for path, ok, how in row["ci_tests"]:
+            verdict = "n/a" if ok is None else "yes" if ok else "NO"
+            print(f"      ci {path}: real tests {verdict} ({how})")
         for problem in row["problems"] + row.get("validators", []):
             print(f"      ! {problem}")
     print(json.dumps(result))

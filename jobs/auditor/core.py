@@ -22,6 +22,7 @@ from app import POLICIES_DIR
 from app.config import CONFIG_PATH, ConfigError, PoliciesConfig, parse_config
 from app.files import Files, read_tree
 from app.findings import Finding, Fix, Mode, Severity, Verdict, verdict_of
+from app.helm import release_name  # as the pipeline's validation: one render serves both
 from jobs.auditor import inputs
 from jobs.auditor.engine import PolicyError, PolicySet, RawResult, TimedOut
 from jobs.auditor.inputs import Document
@@ -72,7 +73,7 @@ def chart_documents(files: Files, root: str) -> tuple[list[Document], list[Findi
     prefix = f"{root}/" if root else ""
     chart_files = {p[len(prefix):]: t for p, t in files.items() if p.startswith(prefix)}
     try:
-        rendered = render(chart_files, release="release")
+        rendered = render(chart_files, release=release_name(root))
     except Exception as exc:  # the renderer is an edge (helm): report, never crash
         message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
         where = getattr(exc, "path", None)

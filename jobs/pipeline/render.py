@@ -18,8 +18,8 @@ from app import TEMPLATES_DIR
 from app.config import GenerateConfig
 from app.files import Files
 from app.pins import Pins
-from jobs.pipeline.stacks import Stack, rust
-from jobs.pipeline.stacks.go import binary_name
+from jobs.pipeline.stacks import Stack, jvm, rust
+from jobs.pipeline.stacks.go import binary_name, module_base
 from jobs.pipeline.stacks.model import dns_label, join
 from jobs.pipeline.untrusted import check_stack, check_words
 
@@ -132,9 +132,9 @@ def render_stack(stack: Stack, stacks: list[Stack], files: Files, config: Genera
         return out
     dockerfile = stack.dockerfile or join(stack.path, "Dockerfile")
     if "docker" in config.artifacts and stack.dockerfile is None:
-        docker = _docker_context(stack, files)
+        docker = _docker_context(stack, files, stacks)
         check_words("Dockerfile input", [v for k, v in docker.items() if k not in (
-            "has", "versions", "packaged", "has_lock")])
+            "has", "versions", "packaged", "has_lock", "root_has")])
         add(dockerfile, "dockerfile", render_template(
             f"docker/{stack.language}.Dockerfile.j2", **base, **docker))
         ignore = (join(stack.path, ".dockerignore") if stack.build_root == stack.path
@@ -176,7 +176,10 @@ def _context(stack: Stack, kept: str | None) -> str:
 TEST_RUNNERS = {
     "python": r"pytest|\btox\b|\bnox\b|unittest|manage\.py test|hatch test",
     "node": r"(npm|pnpm|yarn|bun)( run)? test\b|\bjest\b|\bvitest\b|\bmocha\b",
-    "go": r"go test", "java": r"\bmvnw?\b|gradlew?\b", "rust": r"cargo (test|nextest)",
+    "go": r"go test", "rust": r"cargo (test|nextest)",
+    # A goal that runs the tests: not `mvn compile jib:build`, not `-DskipTests`.
+    "java": r"\bmvnw?\b(?![^\n]*-DskipTests)[^\n]*\s(?:verify|test|install|package)\b"
+            r"|\bgradlew?\b(?![^\n]*-x test)[^\n]*\s(?:test|build|check)\b",
 }
 
 
@@ -188,10 +191,31 @@ def _human_test_workflow(stack: Stack, files: Files, single: bool, ours: str) ->
         if path == ours or runner is None or not re.fullmatch(
                 r"\.github/workflows/[^/]+\.ya?ml", path):
             continue
-        text = files[path]
-        if re.search(runner, text) and (single or stack.path == "." or stack.path in text):
+        text = _with_npm_scripts(files[path], files)
+        # A JVM module is tested by the build at its root (`mvn package` runs every module).
+        whole = stack.language == "java" and stack.build_root == "."
+        if re.search(runner, text) and (single or whole or stack.path == "." or
+                                        stack.path in text):
             return path
     return None
+
+
+def _with_npm_scripts(text: str, files: Files, depth: int = 3) -> str:
+    """The workflow with the root package.json scripts its `npm run X` calls run (a Maven
+    build driven from npm scripts, as JHipster's is)."""
+    try:
+        scripts = json.loads(files.get("package.json", "{}")).get("scripts") or {}
+    except (json.JSONDecodeError, AttributeError):
+        return text
+    seen: set[str] = set()
+    for _ in range(depth):
+        called = set(re.findall(r"\bnpm run ([\w:.-]+)", text)) - seen
+        if not called or not isinstance(scripts, dict):
+            break
+        seen |= called
+        text += "".join(f"\n{scripts[c]}" for c in sorted(called)
+                        if isinstance(scripts.get(c), str))
+    return text
 
 
 def _environments(names: list[str]) -> list[dict[str, object]]:
@@ -253,11 +277,39 @@ def _ci_context(stack: Stack, files: Files) -> dict[str, object]:
             "hash_files": ", ".join(f"'{p}'" for p in (cache_paths or ["**/package.json"]))}
 
 
-def _docker_context(stack: Stack, files: Files) -> dict[str, object]:
+def _frontends(stack: Stack, stacks: list[Stack], files: Files) -> list[dict[str, str]]:
+    """The image stages that build the npm projects a Go binary embeds (`//go:embed`)."""
+    out = []
+    for front in stack.frontends:
+        path, output = front["path"], front["output"]
+        node = next((s for s in stacks if s.path == path and s.language == "node"), None)
+        rel = path if stack.path == "." else path.removeprefix(stack.path + "/")
+        if join(path, "yarn.lock") in files:
+            berry = join(path, ".yarnrc.yml") in files
+            tool, install = "yarn", ("corepack enable && yarn install --immutable" if berry
+                                     else "yarn install --frozen-lockfile")
+        elif join(path, "pnpm-lock.yaml") in files:
+            tool, install = "pnpm", "corepack enable && pnpm install --frozen-lockfile"
+        else:
+            lock = join(path, "package-lock.json") in files
+            tool, install = "npm", "npm ci" if lock else "npm install"
+        manifests = [f"{rel}/{n}" for n in ("package.json", "package-lock.json", "yarn.lock",
+                                             "pnpm-lock.yaml", ".yarnrc.yml", ".npmrc")
+                     if join(path, n) in files]
+        out.append({"path": rel, "version": (node.version if node and node.version else "22"),
+                    "manifests": " ".join(manifests), "install": install,
+                    "build": f"{tool} run build", "output": output.removeprefix(path + "/"),
+                    "target": rel + "/" + output.removeprefix(path + "/")})
+    return out
+
+
+def _docker_context(stack: Stack, files: Files,
+                    stacks: list[Stack] | None = None) -> dict[str, object]:
     def has(rel: str) -> bool:
         return join(stack.path, rel) in files
 
-    ctx: dict[str, object] = {"has": has, "versions": TOOL_VERSIONS}
+    ctx: dict[str, object] = {"has": has, "versions": TOOL_VERSIONS,
+                              "env": [f"{k}={v}" for k, v in sorted(stack.env.items())]}
     if stack.language == "python":
         ctx["requirements"] = sorted(
             p.rsplit("/", 1)[-1] for p in files
@@ -292,10 +344,13 @@ def _docker_context(stack: Stack, files: Files) -> dict[str, object]:
         ctx["manifest_copies"] = sorted(copies, key=lambda c: ("/" in c[0], c[0]))
     elif stack.language == "go":
         module = re.search(r"^module\s+(\S+)", files.get(join(stack.path, "go.mod"), ""), re.M)
-        name = dns_label(module.group(1) if module else stack.name)
+        name = dns_label(module_base(module.group(1)) if module else stack.name)
+        ctx["frontends"] = _frontends(stack, stacks or [], files)
         ctx["binaries"] = [{"name": binary_name(name, d),
                             "package": "." if d == "." else f"./{d}"} for d in stack.binaries]
     elif stack.language == "java":
+        ctx["module"] = jvm.member_dir(stack) if stack.workspace_root else None
+        ctx["root_has"] = lambda rel: join(stack.build_root, rel) in files
         ctx["gradle_files"] = [n for n in ("settings.gradle.kts", "settings.gradle",
                                            "build.gradle.kts", "build.gradle") if has(n)]
     elif stack.language == "rust":

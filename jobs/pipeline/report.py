@@ -55,6 +55,12 @@ def undecided_section(plan: GenerationPlan) -> str | None:
     return "\n\n".join(parts) if parts else None
 
 
+def warnings_section(plan: GenerationPlan) -> str | None:
+    """What will not work as generated (a server bound to loopback), with where and the fix."""
+    parts = [f"- `{_cell(s.path)}`: {_cell(w)}" for s in plan.stacks for w in s.warnings]
+    return "\n".join(parts) if parts else None
+
+
 def artifacts_table(plan: GenerationPlan) -> str:
     if not plan.artifacts:
         return "No artifacts: no project shipcrew knows how to build."
@@ -111,10 +117,12 @@ def check_output(plan: GenerationPlan, report: ValidationReport, outcome: Outcom
         head.append(f"**Pull request**: #{outcome.pull_number}")
     head += outcome.notes
     undecided = undecided_section(plan)
+    warnings = warnings_section(plan)
     summary = "\n\n".join([
         "\n\n".join(head),
         "## Detected\n\n" + stacks_table(plan),
         *([f"## Could not tell\n\n{undecided}"] if undecided else []),
+        *([f"## Warnings\n\n{warnings}"] if warnings else []),
         "## Artifacts\n\n" + artifacts_table(plan),
         "## Validators\n\n" + validators_section(report),
         "## Policies\n\n" + policies_section(findings or []),

@@ -1,9 +1,10 @@
 """The validation gate: the real tools of each field, run offline on generated files.
 
 actionlint and zizmor (offline) on workflows, hadolint (failure threshold: warning) on
-Dockerfiles, Helm's renderer and strict linter on charts, and every rendered manifest
-against the Kubernetes JSON schemas (strict, fixed version). Tools come from the venv that
-runs us, never from PATH. The subprocess tools run concurrently with the in-process Helm
+Dockerfiles, Helm's strict linter and renderer on charts (one child process per chart,
+answers kept by content in app.rendercache), and every rendered manifest against the
+Kubernetes JSON schemas (strict, fixed version). Tools come from the venv that runs us, never
+from PATH. The workflow and Dockerfile tools run concurrently with Helm and the schema
 checks; each tool's wall time is recorded.
 """
 
@@ -23,7 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from app.files import Files, write_tree
-from app.helm import ChartError, lint_chart, manifests, render_chart
+from app.helm import check_chart, manifests, release_name
 
 KUBE_VERSION = "1.34.0"
 TOOL_TIMEOUT = 60
@@ -190,20 +191,20 @@ def _charts(files: Files, charts: list[str]) -> list[ValidationResult]:
     for chart_dir in charts:
         prefix = f"{chart_dir}/" if chart_dir else ""
         chart = {p.removeprefix(prefix): t for p, t in files.items() if p.startswith(prefix)}
-        for msg in lint_chart(chart, kube_version=f"v{KUBE_VERSION}"):
+        check = check_chart(chart, release=release_name(chart_dir),
+                            kube_version=f"v{KUBE_VERSION}")
+        for msg in check.lint:
             if msg["severity"] == "info":
                 continue
             out.append(ValidationResult(tool="helm lint", path=prefix + msg["path"],
                                         level="error" if msg["severity"] == "error" else
                                         "warning", ok=False, message=msg["message"]))
-        try:
-            rendered = render_chart(chart, release=chart_dir.rsplit("/", 1)[-1] or "release")
-        except ChartError as exc:
+        if (exc := check.error) is not None:
             out.append(ValidationResult(tool="helm template", path=prefix + (exc.path or ""),
                                         line=exc.line, level="error", ok=False,
                                         message=exc.message))
             continue
-        for path, text in rendered.items():
+        for path, text in check.rendered.items():
             if path.endswith((".yaml", ".yml", ".json")):
                 out += kube_schema(manifests(text, path), prefix + path)
     return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from app.files import Files
-from jobs.pipeline.stacks import go, jvm, node, python, rust
+from jobs.pipeline.stacks import go, jvm, listen, node, python, rust
 from jobs.pipeline.stacks.model import Stack, dns_label, join, parent
 from jobs.pipeline.stacks.runtime import dockerfile_facts
 from jobs.pipeline.stacks.tree import Tree, ignored
@@ -67,7 +67,8 @@ def detect_stacks(files: Files, repo_name: str | None = None) -> list[Stack]:
     workspace_roots: set[tuple[str, str]] = set()
     for directory, langs in candidates.items():
         for lang, finder in (("node", node.workspace_members), ("rust", rust.workspace_members),
-                             ("python", python.workspace_members)):
+                             ("python", python.workspace_members),
+                             ("java", jvm.workspace_members)):
             found = finder(tree.at(directory)) if lang in langs else None
             if found is not None:
                 workspace_roots.add((directory, lang))
@@ -80,6 +81,8 @@ def detect_stacks(files: Files, repo_name: str | None = None) -> list[Stack]:
             key = (directory, lang)
             here = tree.at(directory)
             if key in workspace_roots and not _root_is_also_project(here, lang):
+                if lang == "java":  # its buildSrc and nested builds belong to it
+                    claimed.append(key)
                 continue
             if lang == "python" and not python.is_project(here):
                 continue
@@ -95,18 +98,35 @@ def detect_stacks(files: Files, repo_name: str | None = None) -> list[Stack]:
                             reasons=["no recognised build manifest in the repository"]))
     for stack in stacks:
         _kept_dockerfile(stack, files)
+        listen.check(stack, tree.at(stack.path), _kept_text(stack, files))
         if stack.path == "." and stack.name == "app" and repo_name:
             stack.name = dns_label(repo_name)
             stack.reasons.append(f"named after the repository ({stack.name})")
+    _embedded_frontends(stacks)
     _dedupe_names(stacks)
     return sorted(stacks, key=lambda s: s.path)
 
 
-def _kept_dockerfile(stack: Stack, files: Files) -> None:
+def _embedded_frontends(stacks: list[Stack]) -> None:
+    """An npm project whose build output a Go binary embeds is that service's frontend."""
+    for owner in stacks:
+        for front in owner.frontends:
+            for stack in stacks:
+                if stack.path == front["path"] and stack.language == "node":
+                    stack.kind, stack.start_command = "library", None
+                    stack.reasons.append(f"library: its build output is embedded into the "
+                                         f"{owner.language} service at {owner.path}")
+
+
+def _kept_text(stack: Stack, files: Files) -> str | None:
+    return files.get(stack.dockerfile or join(stack.path, "Dockerfile"))
+
+
+def _kept_dockerfile(stack: Stack, files: Files) -> bool:
     """A human Dockerfile stays: the chart must use the port the image EXPOSEs."""
     text = files.get(stack.dockerfile or join(stack.path, "Dockerfile"))
     if text is None or stack.kind != "service" or stack.language == "unknown":
-        return
+        return False
     if stack.undecided:
         stack.reasons.append(f"the existing Dockerfile answers what detection could not tell "
                              f"({stack.undecided})")
@@ -118,12 +138,14 @@ def _kept_dockerfile(stack: Stack, files: Files) -> None:
         stack.port = port
     if command:
         stack.reasons.append(f"the existing Dockerfile starts: {command[:120]}")
+    return True
 
 
 def detect_at(files: Files, path: str, lang: str) -> Stack:
     """One language's detector run on one directory (for `services:` entries)."""
     stack = _detect(Tree(files).at(path), lang, None)
     _kept_dockerfile(stack, files)
+    listen.check(stack, Tree(files).at(path), _kept_text(stack, files))
     return stack
 
 
@@ -132,6 +154,8 @@ def _root_is_also_project(tree: Tree, lang: str) -> bool:
         return "package" in tree.toml("Cargo.toml")
     if lang == "python":
         return "project" in tree.toml("pyproject.toml")
+    if lang == "java":
+        return any(p.startswith(tree.path("src/main/")) for p in tree.files)
     return False
 
 
@@ -163,6 +187,8 @@ def _detect(tree: Tree, lang: str, workspace_root: str | None) -> Stack:
         return rust.detect(tree, workspace_root)
     if lang == "python":
         return python.detect(tree, workspace_root)
+    if lang == "java":
+        return jvm.detect(tree, workspace_root)
     detector = DETECTORS.get(lang)
     if detector is None:
         return Stack(path=tree.root, name=dns_label(tree.root), language="unknown",

@@ -47,6 +47,12 @@ class Stack(BaseModel):
     undecided: str | None = Field(
         default=None, description="what detection could not tell (no image is generated)")
     evidence: list[str] = Field(default_factory=list, description="what it saw instead")
+    env: dict[str, str] = Field(
+        default_factory=dict, description="variables the image sets (a listen address)")
+    frontends: list[dict[str, str]] = Field(
+        default_factory=list, description="npm projects whose build output the image embeds")
+    warnings: list[str] = Field(
+        default_factory=list, description="what will not work as generated, and the fix")
     reasons: list[str] = Field(default_factory=list)
 
     @property

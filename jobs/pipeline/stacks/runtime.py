@@ -8,6 +8,9 @@ order them newest supported first) that the range allows.
 from __future__ import annotations
 
 import re
+from typing import Any
+
+import yaml
 
 from jobs.pipeline.stacks.tree import Tree
 
@@ -103,3 +106,63 @@ def dockerfile_facts(text: str) -> tuple[int | None, str | None]:
     expose = re.search(r"^\s*EXPOSE\s+(\d{2,5})", stage, re.M | re.I)
     cmd = re.findall(r"^\s*(?:CMD|ENTRYPOINT)\s+(.+)$", stage, re.M | re.I)
     return (int(expose.group(1)) if expose else None), (" ".join(cmd) if cmd else None)
+
+
+# A config file's listen port: `port: 8536` (YAML, HJSON), `port = 8000` (TOML), `"port": 80`.
+CONFIG_FILES = ("config/defaults.hjson", "config/config.hjson", "config/default.yaml",
+                "config/default.yml", "config/default.toml", "config/base.yaml",
+                "configuration/base.yaml", "configuration/base.yml", "configuration.yaml",
+                "config.yaml", "config.yml", "config.toml", "Rocket.toml", "settings.yaml")
+CONFIG_PORT = re.compile(r"^(\s*)[\"']?port[\"']?\s*[:=]\s*(\d{2,5})\b", re.M)
+# Sections whose port is a dependency's or a side listener's, never the service's.
+NOT_SERVICE = re.compile(r"database|db|redis|postgres|mysql|mongo|smtp|e?mail|cache|prometheus|"
+                         r"metrics|pictrs|federation|proxy|queue|broker", re.I)
+
+
+def config_port(tree: Tree) -> tuple[str, str] | None:
+    """(port, "file:line") of the first listen port in a config file the project ships."""
+    for rel in CONFIG_FILES:
+        text = tree.text(rel)
+        for m in CONFIG_PORT.finditer(text or ""):
+            before = text[:m.start()].splitlines() if text else []
+            section = next((line for line in reversed(before) if line.strip() and
+                            len(line) - len(line.lstrip()) < len(m.group(1)) and
+                            not line.lstrip().startswith(("#", "//"))), "")
+            if m.group(2) in DEPENDENCY_PORTS or NOT_SERVICE.search(section):
+                continue
+            return m.group(2), f"{tree.path(rel)}:{len(before) + 1}"
+    return None
+
+
+def procfile_web(tree: Tree) -> list[str] | None:
+    """The words of the Procfile's `web:` process (`./target/release/app server`)."""
+    m = re.search(r"^web:\s*(.+)$", tree.text("Procfile") or "", re.M)
+    return m.group(1).split() if m else None
+
+
+COMPOSE_FILES = ("docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml")
+
+
+def compose_port(root: Tree, name: str) -> tuple[int, str] | None:
+    """(container port, evidence) of the compose service that runs `name` (a project
+    directory's name): its service key, image or build names it; `ports: - "8081:8081"`."""
+    for rel in COMPOSE_FILES:
+        try:
+            data: Any = yaml.safe_load(root.text(rel) or "") or {}
+        except yaml.YAMLError:
+            continue
+        services = data.get("services", data) if isinstance(data, dict) else {}
+        for key, spec in (services.items() if isinstance(services, dict) else []):
+            if not isinstance(spec, dict):
+                continue
+            build = spec.get("build")
+            build = build.get("context", "") if isinstance(build, dict) else build or ""
+            names = {str(key), str(spec.get("image", "")).rsplit("/", 1)[-1].split(":")[0],
+                     str(build).rstrip("/").rsplit("/", 1)[-1]}
+            if name not in names and not any(n and name.endswith("-" + n) for n in names):
+                continue
+            for port in spec.get("ports") or []:
+                m = re.fullmatch(r"(?:[\d.]+:)?(?:\d+:)?(\d{2,5})(?:/tcp)?", str(port).strip())
+                if m:
+                    return int(m.group(1)), f"{root.path(rel)} ({key})"
+    return None

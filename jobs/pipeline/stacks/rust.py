@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from jobs.pipeline.stacks.model import DEFAULT_PORTS, Stack, dns_label
-from jobs.pipeline.stacks.runtime import DEPENDENCY_PORTS, env_port
+from jobs.pipeline.stacks.runtime import DEPENDENCY_PORTS, config_port, env_port, procfile_web
 from jobs.pipeline.stacks.tree import Tree
 
 DEFAULT_VERSION = "1.91"
@@ -20,7 +20,9 @@ NATIVE = {"openssl-sys": (["pkg-config", "libssl-dev"], ["libssl3"]),
 # A listen address in a string literal: "0.0.0.0:8080", "[::]:3000", ":8080" (not a URL).
 LISTEN = re.compile(r"\"(?:0\.0\.0\.0|127\.0\.0\.1|\[::\]|localhost)?:(\d{2,5})\"|"
                     r"\(\s*\[\s*0\s*,\s*0\s*,\s*0\s*,\s*0\s*\]\s*,\s*(\d{2,5})\s*\)|"
-                    r"\(\s*\"(?:0\.0\.0\.0|127\.0\.0\.1|localhost)\"\s*,\s*(\d{2,5})\s*\)")
+                    r"\(\s*\"(?:0\.0\.0\.0|127\.0\.0\.1|localhost)\"\s*,\s*(\d{2,5})\s*\)|"
+                    # the default of a PORT variable: var("PORT")….unwrap_or(8888)
+                    r"\"(?:\w+_)?PORT\"[^;\n]{0,60}?\.unwrap_or\(\s*(\d{2,5})\s*\)")
 
 
 # Code that starts a server (not merely depends on a framework).
@@ -49,9 +51,23 @@ def _path_deps(tree: Tree, root: Tree, cargo: dict[str, Any]) -> list[Tree]:
     return found
 
 
+# The library version Debian 12 ships: a -sys crate wanting a newer one builds its bundled copy
+# (statically linked), so the Debian packages would only be dead weight.
+BOOKWORM = {"libgit2-sys": (1, 5)}
+
+
 def native_deps(lock: str) -> list[str]:
     """The `-sys` crates in Cargo.lock that need system libraries."""
-    return sorted(c for c in NATIVE if f'name = "{c}"' in lock)
+    found = []
+    for crate in NATIVE:
+        m = re.search(rf'name = "{crate}"(?:\nversion = "[^"+]*(?:\+(\d+)\.(\d+))?)?', lock)
+        if m is None:
+            continue
+        wants = (int(m.group(1)), int(m.group(2))) if m.group(1) else None
+        if crate in BOOKWORM and wants and wants > BOOKWORM[crate]:
+            continue
+        found.append(crate)
+    return sorted(found)
 
 
 def _port(tree: Tree) -> str | None:
@@ -93,6 +109,15 @@ def detect(tree: Tree, workspace_root: str | None = None) -> Stack:
     bins = [str(b.get("name", name)) for b in cargo.get("bin", []) if isinstance(b, dict)]
     if tree.has("src/main.rs") and name not in bins:
         bins.insert(0, name)
+    if package.get("autobins", True) is not False:  # src/bin/NAME.rs, src/bin/NAME/main.rs
+        found = {m.group(1) for p in tree.files if p.startswith(tree.path("src/bin/"))
+                 for m in [re.fullmatch(r"([\w-]+)(?:\.rs|/main\.rs)",
+                                        p.removeprefix(tree.path("src/bin/")))] if m}
+        bins += sorted(found - set(bins))
+    default = package.get("default-run")
+    if isinstance(default, str) and default in bins:
+        bins.remove(default)
+        bins.insert(0, default)
     flag = " --locked" if locked else ""
     pkg = f" -p {name}" if workspace_root else ""
     stack = Stack(path=tree.root, name=dns_label(name), language="rust", build_tool="cargo",
@@ -116,11 +141,26 @@ def detect(tree: Tree, workspace_root: str | None = None) -> Stack:
                        "server")
         return stack
     stack.kind, stack.framework = "service", framework
+    configured = config_port(tree) or (config_port(root) if root is not tree else None)
     port = _port(tree) or (env_port(root) if root is not tree else None)
+    if port is None and configured:
+        port = configured[0]
+        reasons.append(f"port {port} from {configured[1]}")
     stack.native_deps = native_deps(root.text("Cargo.lock") or "")
+    manifests = "".join(t for p, t in tree.files.items() if p.endswith("Cargo.toml"))
+    if "libsqlite3-sys" in stack.native_deps and "sqlite" not in manifests.lower():
+        # sqlx's lockfile lists its optional sqlite driver even with the feature off.
+        stack.native_deps.remove("libsqlite3-sys")
+        reasons.append("libsqlite3-sys is in Cargo.lock but no Cargo.toml enables sqlite")
     if stack.native_deps:
         reasons.append(f"native libraries: {', '.join(stack.native_deps)}")
     stack.port = int(port) if port else DEFAULT_PORTS.get(framework, 8080)
-    stack.start_command = [f"/app/{bins[0]}"]
+    web = procfile_web(tree) or []
+    ran = next((b for b in bins if web and web[0].rsplit("/", 1)[-1] == b), None)
+    if ran:
+        bins.remove(ran)
+        bins.insert(0, ran)
+        reasons.append(f"the Procfile's web process runs: {' '.join(web)[:120]}")
+    stack.start_command = [f"/app/{bins[0]}", *(web[1:] if ran else [])]
     reasons.append(f"service: binary {bins[0]} uses {framework}")
     return stack
