@@ -15,7 +15,8 @@ MAX_ANNOTATIONS_PER_REQUEST = 50
 MAX_OUTPUT_CHARS = 65_535
 MAX_ACTIONS = 3
 _OPEN = "shipcrew:open-check:{job}"
-_CREATING = "shipcrew:created-checks:{job}"  # "name@sha" -> run id ("" while creating)
+_CREATING = "shipcrew:created-checks:{job}"  # "name@sha" -> run id, "?<external_id>" (or
+_IN_FLIGHT = "?"  # "" before) while the POST is in flight
 _OPEN_TTL = 7 * 24 * 3600
 _TRUNCATED = "\n\n… (truncated: GitHub keeps at most 65,535 characters)"
 
@@ -82,31 +83,85 @@ def find_run(gh: GitHub[Any], owner: str, repo: str, *, name: str | None, head_s
                  if r.get("external_id") == external_id), None)
 
 
-def _create_once(gh: GitHub[Any], owner: str, repo: str, data: dict[str, Any]) -> int:
+def _create_once(gh: GitHub[Any], owner: str, repo: str, data: dict[str, Any], *,
+                 open_key: str | None = None, reopen: bool = True) -> int:
     """Create a check run, or inside a job find the one an earlier attempt of the job
     created: the attempt is noted in Redis before the POST, so a worker dying right after
-    it costs one look-up on the retry, not a second run."""
+    it costs one look-up on the retry, not a second run. `open_key` is set to the run's id
+    together with that note (one step, so no window leaves the run unrecorded there);
+    `reopen=False` leaves a found run as it is instead of updating it with `data`."""
     job = _job()
     if job is None:
         return int(gh.rest.checks.create(owner, repo, data=data).parsed_data.id)  # type: ignore[call-overload]
     key, field = _CREATING.format(job=job.id), f"{data['name']}@{data['head_sha']}"
     known = job.connection.hget(key, field)
-    if known == b"":  # an earlier attempt got as far as the POST: did it land?
+    if known is not None and _in_flight(known):  # an earlier attempt got as far as the POST
         run = find_run(gh, owner, repo, name=data["name"], head_sha=data["head_sha"],
                        external_id=data["external_id"])
         known = str(run["id"]).encode() if run is not None else None
     if known:
-        job.connection.hset(key, field, known)
-        body = {k: v for k, v in data.items() if k not in ("head_sha", "external_id")}
-        gh.rest.checks.update(owner, repo, int(known), data=body)  # type: ignore[call-overload]
+        _record(job, key, field, int(known), open_key)
+        if reopen:
+            body = {k: v for k, v in data.items() if k not in ("head_sha", "external_id")}
+            gh.rest.checks.update(owner, repo, int(known), data=body)  # type: ignore[call-overload]
         return int(known)
     with job.connection.pipeline() as pipe:
-        pipe.hset(key, field, "")
+        pipe.hset(key, field, _IN_FLIGHT + data["external_id"])
         pipe.expire(key, _OPEN_TTL)
         pipe.execute()
     run_id = int(gh.rest.checks.create(owner, repo, data=data).parsed_data.id)  # type: ignore[call-overload]
-    job.connection.hset(key, field, run_id)
+    _record(job, key, field, run_id, open_key)
     return run_id
+
+
+def _in_flight(value: bytes | str) -> bool:
+    text = value.decode() if isinstance(value, bytes) else value
+    return text == "" or text.startswith(_IN_FLIGHT)
+
+
+def _record(job: Job, key: str, field: str, run_id: int, open_key: str | None) -> None:
+    with job.connection.pipeline() as pipe:
+        pipe.hset(key, field, run_id)
+        if open_key is not None:
+            pipe.set(open_key, run_id, ex=_OPEN_TTL)
+        pipe.execute()
+
+
+def _completed(job: Job, field: str, run_id: int) -> None:
+    """The job's open run is complete: no longer open, but remembered as the job's run of
+    that name on that head, so a retry (its worker died after this, or Retry) reuses it."""
+    with job.connection.pipeline() as pipe:
+        pipe.hset(_CREATING.format(job=job.id), field, run_id)
+        pipe.expire(_CREATING.format(job=job.id), _OPEN_TTL)
+        pipe.delete(_OPEN.format(job=job.id))
+        pipe.execute()
+
+
+def unrecorded_runs(gh: GitHub[Any], owner: str, repo: str, job: Job) -> list[dict[str, Any]]:
+    """The job's runs still open on GitHub that an attempt created without living to record
+    them (it died, or lost Redis, between the POST and noting the id): the POSTs noted as in
+    flight are looked up by name on their head, and a run counts when its external_id is the
+    one the POST sent (a planner's queued run names the job it was opened for). Found runs
+    are recorded, so a later attempt reuses them."""
+    key = _CREATING.format(job=job.id)
+    pending: dict[bytes, bytes] = job.connection.hgetall(key)  # type: ignore[assignment]
+    found: list[dict[str, Any]] = []
+    for raw, value in pending.items():
+        if not _in_flight(value):
+            continue
+        sent = value.decode()[1:] or None
+        field = raw.decode()
+        name, _, head_sha = field.rpartition("@")
+        listed: Any = gh.rest.checks.list_for_ref(owner, repo, head_sha, check_name=name,
+                                                  per_page=100, filter_="all").json()
+        for run in listed.get("check_runs", []):
+            ours = str(run.get("external_id") or "")
+            if (ours != sent) if sent else (job_of(ours) != job.id):
+                continue
+            job.connection.hset(key, field, run["id"])
+            if run.get("status") != "completed":
+                found.append(run)
+    return found
 
 
 def publish(
@@ -141,7 +196,7 @@ def publish(
         data.pop("external_id", None)  # the run keeps the id it was opened with
         gh.rest.checks.update(owner, repo, run_id, data=data)  # type: ignore[call-overload]
         if job is not None:  # only now: a failed update leaves the run for close_orphan
-            job.connection.delete(_OPEN.format(job=job.id))
+            _completed(job, f"{name}@{head_sha}", run_id)
     for batch in batches[1:]:
         gh.rest.checks.update(owner, repo, run_id, data={  # type: ignore[call-overload]
             "output": {**output, "annotations": [a.body() for a in batch]}})
@@ -164,9 +219,8 @@ def start(gh: GitHub[Any], owner: str, repo: str, *, name: str, head_sha: str,
     if known := job.connection.get(_OPEN.format(job=job.id)):
         return int(known)
     data["external_id"] = job.id
-    run_id = _create_once(gh, owner, repo, data)  # a run of ours reopened by Retry, or new
-    job.connection.set(_OPEN.format(job=job.id), run_id, ex=_OPEN_TTL)
-    return run_id
+    # a run of ours reopened by Retry, or new
+    return _create_once(gh, owner, repo, data, open_key=_OPEN.format(job=job.id))
 
 
 def open_queued(gh: GitHub[Any], conn: Any, job_id: str, owner: str, repo: str, *,
@@ -174,11 +228,12 @@ def open_queued(gh: GitHub[Any], conn: Any, job_id: str, owner: str, repo: str, 
     """A queued check run for a job about to be enqueued: people see it at once, and the
     job's `start`/`publish(check_run_id=opened_for_job())` takes it over (a job that fails
     for good closes it via `close_orphan`). It carries the external_id that job would give
-    it; created once per calling job (a retry finds it)."""
+    it. Called inside a job, a retry of the caller finds the run its earlier attempt opened
+    and leaves it as it is (that job may have taken it over)."""
     data = {"name": name, "head_sha": head_sha, "status": "queued",
             "external_id": f"{external_id};job={job_id}" if external_id else job_id,
             "output": {"title": title, "summary": title}}
-    run_id = _create_once(gh, owner, repo, data)
+    run_id = _create_once(gh, owner, repo, data, reopen=False)
     conn.set(_OPEN.format(job=job_id), run_id, ex=_OPEN_TTL)
     return run_id
 
@@ -202,38 +257,51 @@ RETRY = Action("Retry", "Run the failed job again", "retry")
 
 def close_stale(gh: GitHub[Any], owner: str, repo: str, reason: str) -> int | None:
     """Inside a job that found its work stale: complete the run an earlier attempt opened
-    as skipped, saying why, instead of leaving it spinning."""
+    (recorded, or found on GitHub when the attempt died before recording it) as skipped,
+    saying why, instead of leaving it spinning."""
     job = _job()
-    raw = job.connection.get(_OPEN.format(job=job.id)) if job is not None else None
-    if job is None or raw is None:
+    if job is None:
         return None
-    gh.rest.checks.update(owner, repo, int(raw), data={  # type: ignore[call-overload]
-        "status": "completed", "conclusion": "skipped",
-        "output": {"title": "Skipped: superseded", "summary": fit(reason)}})
+    raw = job.connection.get(_OPEN.format(job=job.id))
+    ids = [int(raw)] if raw is not None else [
+        int(r["id"]) for r in unrecorded_runs(gh, owner, repo, job)]
+    for run_id in ids:
+        gh.rest.checks.update(owner, repo, run_id, data={  # type: ignore[call-overload]
+            "status": "completed", "conclusion": "skipped",
+            "output": {"title": "Skipped: superseded", "summary": fit(reason)}})
     job.connection.delete(_OPEN.format(job=job.id))
-    return int(raw)
+    return ids[0] if ids else None
 
 
 def close_orphan(gh_for: Callable[[int], GitHub[Any]], job: Job, error: str) -> int | None:
     """A dead letter: complete the run the job opened (or open one on its head) as failed,
-    saying what failed, with a Retry button; returns its id."""
+    saying what failed, with a Retry button; returns its id. A run an attempt created
+    without living to record it is found on GitHub (`unrecorded_runs`)."""
     installation, repo = job.kwargs.get("installation_id"), job.kwargs.get("repo")
     # A new run only for PR work: a run of ours re-triggers check_run-driven jobs.
     head_sha = job.kwargs.get("head_sha") if job.kwargs.get("number") else None
     raw = job.connection.getdel(_OPEN.format(job=job.id))
-    if not installation or not repo or (raw is None and not head_sha):
+    in_flight = any(_in_flight(v) for v in job.connection.hvals(_CREATING.format(job=job.id)))
+    if not installation or not repo or (raw is None and not head_sha and not in_flight):
         return None
     owner, name = str(repo).split("/", 1)
     what = job.id.rpartition("--")[2] or "job"
     data: dict[str, Any] = {
         "status": "completed", "conclusion": "failure", "actions": [RETRY.body()],
+        "external_id": job.id,  # what Retry runs again (a queued run named the next job)
         "output": {"title": "shipcrew errored", "summary": fit(
             f"The `{what}` job (`{job.func_name}`, job `{job.id}`) stopped with an error and "
             "its retries are used up; nothing more was changed. Press **Retry** or comment "
             f"`/crew retry` to run it again.\n\n```\n{error}\n```")}}
     gh = gh_for(int(installation))
-    if raw is not None:
-        gh.rest.checks.update(owner, name, int(raw), data=data)  # type: ignore[call-overload]
-        return int(raw)
-    data.update(name=f"shipcrew / {what}"[:100], head_sha=head_sha, external_id=job.id)
+    ids = [int(raw)] if raw is not None else [
+        int(r["id"]) for r in unrecorded_runs(gh, owner, name, job)]
+    for run_id in ids:
+        run: Any = gh.rest.checks.update(owner, name, run_id, data=data).json()  # type: ignore[call-overload]
+        _completed(job, f"{run['name']}@{run['head_sha']}", run_id)
+    if ids:
+        return ids[0]
+    if not head_sha:
+        return None
+    data.update(name=f"shipcrew / {what}"[:100], head_sha=head_sha)
     return int(gh.rest.checks.create(owner, name, data=data).parsed_data.id)  # type: ignore[call-overload]

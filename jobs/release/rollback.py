@@ -12,6 +12,7 @@ from typing import Any
 
 import redis
 from pydantic import BaseModel
+from rq import get_current_job
 
 from app import comments
 from app.config import RepoConfig
@@ -26,6 +27,7 @@ from jobs.release.history import BAD_STATES, GOOD_STATES, DeploymentRecord, roll
 from jobs.release.store import GatedDeployment, GateStore, PendingGate
 
 DEPLOYING_WORKFLOW = "github-actions[bot]"  # who GitHub Actions posts deployment statuses as
+_ROLLED_BACK = "shipcrew:rolled-back:{repo}:{deployment}"  # what the rollback said
 
 
 def rollback(ctx: JobContext, store: GateStore, environment: str, failed_sha: str, *,
@@ -129,16 +131,30 @@ def _follow(ctx: JobContext, store: GateStore, status: Status) -> dict[str, Any]
                    for g in store.gates(sha=sha) if g.environment.lower() != environment.lower()]
         refresh_packets(ctx, store, environment, sha, ref)
         return {"status": "recorded", "reevaluated": len(decided)}
-    if not store.once("rollback", deployment_id):
+    job = get_current_job()
+    if not store.once("rollback", deployment_id, holder=job.id if job is not None else None):
         return {"status": "duplicate"}
-    text = rollback(ctx, store, environment, sha, by="shipcrew",
-                    reason=f"deployment {deployment_id} reported {state}")
+    text = _rollback_once(ctx, store, status)
     body = (f"⚠️ Deployment of `{sha[:7]}` to `{environment}` reported **{state}**.\n\n"
             f"{text}")
     for pr in pulls_for_sha(ctx, sha, []):
-        comments.post(ctx, pr.number, body)
+        # marked per deployment and PR: a retry of this job finds what it already posted
+        marker = f"<!-- shipcrew:rollback {deployment_id} #{pr.number} -->"
+        comments.post_once(ctx, pr.number, marker, f"{body}\n\n{marker}")
     refresh_packets(ctx, store, environment, sha, ref)
     return {"status": "rolled_back", "message": text}
+
+
+def _rollback_once(ctx: JobContext, store: GateStore, status: Status) -> str:
+    """`rollback` once per failed deployment: a retry of the job (its worker died after the
+    dispatch) reports what the first attempt did instead of dispatching again."""
+    key = _ROLLED_BACK.format(repo=ctx.repo.lower(), deployment=status.deployment_id)
+    if (said := store.conn.get(key)) is not None:
+        return said.decode() if isinstance(said, bytes) else str(said)
+    text = rollback(ctx, store, status.environment, status.sha, by="shipcrew",
+                    reason=f"deployment {status.deployment_id} reported {status.state}")
+    store.conn.set(key, text, ex=gate_store.RECORD_TTL)
+    return text
 
 
 def refresh_packets(ctx: JobContext, store: GateStore, environment: str, sha: str,

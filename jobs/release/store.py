@@ -234,7 +234,12 @@ class GateStore:
     def set_reply_id(self, comment_id: int, line: int, reply_id: int) -> None:
         self.conn.set(self._key("reply", comment_id, line), reply_id, ex=RECORD_TTL)
 
-    def once(self, *parts: object, ttl: int = RECORD_TTL) -> bool:
+    def once(self, *parts: object, ttl: int = RECORD_TTL, holder: str | None = None) -> bool:
         """True the first time it is called with these parts: guards actions that must not
-        repeat (a rollback for one failed deployment), whatever redelivers the event."""
-        return bool(self.conn.set(self._key("once", *parts), 1, nx=True, ex=ttl))
+        repeat (a rollback for one failed deployment), whatever redelivers the event. With
+        `holder` (a job id) also true again for that holder: a retry of the job that claimed
+        the action carries on with it (its own steps must then be idempotent)."""
+        key = self._key("once", *parts)
+        if self.conn.set(key, holder or "", nx=True, ex=ttl):
+            return True
+        return bool(holder) and self.conn.get(key) == str(holder).encode()

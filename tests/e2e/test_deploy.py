@@ -79,3 +79,66 @@ def test_rejected_deployment_is_not_rolled_back(crew: Crew, monkeypatch) -> None
 
     assert crew.audit("rollback") == []
     assert crew.audit("deployment")[0]["outcome"] == "rejected_by_gate"
+
+
+def _fails_once_around_post(monkeypatch, after: bool) -> None:
+    """The first rollback comment's attempt loses Redis (a transient error) just before or
+    just after its POST, as a worker dying there would leave it; the job is retried."""
+    import redis
+
+    from app import comments
+
+    post, calls = comments.post, []
+
+    def flaky(ctx, number: int, text: str) -> int:
+        calls.append(number)
+        if len(calls) == 1 and not after:
+            raise redis.ConnectionError("worker lost Redis")
+        made = post(ctx, number, text)
+        if len(calls) == 1:
+            raise redis.ConnectionError("worker lost Redis")
+        return made
+
+    monkeypatch.setattr(comments, "post", flaky)
+
+
+def _failed_deployment(crew: Crew, monkeypatch, after: bool) -> tuple[dict, str]:
+    import time
+
+    from app.maintenance import enqueue_due
+
+    clock = Clock(monkeypatch)
+    inst = setup_repo(crew)
+    good = crew.emulator.state(OWNER, R)["branches"]["main"]
+    green(crew, inst, good)
+    first = deploy(crew, "staging", good, "main")
+    status(crew, first["deployment_id"], "success")
+    clock.advance(minutes=10)
+    pr = open_pr(crew, {"app.py": "print(2)\n"})
+    green(crew, inst, pr["head_sha"])
+    bad = deploy(crew, "staging", pr["head_sha"], "feature")
+    _fails_once_around_post(monkeypatch, after)
+    status(crew, bad["deployment_id"], "failure")
+    enqueue_due(crew.conn, time.time() + 60)  # the retry's backoff has passed
+    crew.work()
+    return pr, good
+
+
+def _notices(crew: Crew, number: int) -> list[str]:
+    return [c["body"] for c in bot_comments(crew, number) if "reported **failure**" in c["body"]]
+
+
+def test_a_retry_after_the_rollback_comment_does_not_post_or_dispatch_twice(
+        crew: Crew, monkeypatch) -> None:
+    pr, good = _failed_deployment(crew, monkeypatch, after=True)
+    [notice] = _notices(crew, pr["number"])
+    assert f"Rolling `staging` back to `{good[:7]}`" in notice
+    assert len(crew.emulator.state(OWNER, R)["dispatches"]) == 1
+    assert len(crew.audit("rollback")) == 1
+
+
+def test_a_retry_before_the_rollback_comment_posts_it_once(crew: Crew, monkeypatch) -> None:
+    pr, good = _failed_deployment(crew, monkeypatch, after=False)
+    [notice] = _notices(crew, pr["number"])
+    assert f"Rolling `staging` back to `{good[:7]}`" in notice
+    assert len(crew.emulator.state(OWNER, R)["dispatches"]) == 1

@@ -88,6 +88,10 @@ def test_once_and_reply_ids(redis_conn: redis.Redis) -> None:
     store = GateStore(redis_conn, "o/r")
     assert store.once("rollback", 42) and not store.once("rollback", 42)
     assert store.once("rollback", 43)
+    # the job that claimed an action may carry on with it when retried; nobody else may
+    assert store.once("rollback", 44, holder="job-a") and store.once("rollback", 44, holder="job-a")
+    assert not store.once("rollback", 44, holder="job-b") and not store.once("rollback", 44)
+    assert not store.once("rollback", 42, holder="1") and not store.once("rollback", 42, holder="")
     assert store.reply_id(5, 1) is None
     store.set_reply_id(5, 1, 99)
     assert store.reply_id(5, 1) == 99 and store.reply_id(5, 2) is None
