@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+from collections.abc import Callable
 from typing import Any
 
 from githubkit.exception import RequestFailed
@@ -104,13 +105,17 @@ def workflows_refused(exc: RequestFailed) -> bool:
 
 
 def push_to_branch(ctx: JobContext, branch: str, parent: str, changes: Files,
-                   message: str) -> str:
+                   message: str, before_update: Callable[[str], None] | None = None) -> str:
     """Commit on top of `parent` and fast-forward `branch` (422 if it moved).
+    `before_update(sha)` runs once the commit exists and before the branch moves to it, so
+    whatever the commit's own webhook will read is in place before that webhook is sent.
 
     A commit is keyed by (parent, tree): if the branch moved to a commit with exactly that
     parent and tree - ours, from an attempt that died before reporting - that is success."""
     tree = create_tree(ctx, parent, changes)
     sha = create_commit(ctx, parent, changes, message, tree)
+    if before_update is not None:
+        before_update(sha)
     try:
         ctx.gh.rest.git.update_ref(ctx.owner, ctx.name, f"heads/{branch}",
                                    data={"sha": sha, "force": False})

@@ -11,6 +11,7 @@ check run (started, then completed).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -30,7 +31,7 @@ from app.gitdata import (
     workflows_refused,
 )
 from app.github import ClientFactory
-from app.handoff import last_try
+from app.handoff import claim_audit, last_try
 from app.logs import bound_delivery
 from app.queue import is_transient
 from app.treecache import head_tree, remember_commit
@@ -136,7 +137,9 @@ def left_alone(pr: Any, ignore: GenerateIgnore) -> str | None:
 
 
 def deliver(ctx: JobContext, pr: Any, head_sha: str, plan: GenerationPlan, mode: GenerateMode,
-            fork: bool, hands_off: str | None = None) -> Outcome:
+            fork: bool, hands_off: str | None = None, claim: bool = False) -> Outcome:
+    """`claim`: the audit of our commit is chained (jobs.planner.audit_after_generation), so
+    it is claimed before the branch moves: the commit's own `synchronize` then stays idle."""
     changes = plan.changes
     failed = [a for a in plan.artifacts if a.reason.startswith("failed validation")]
     if not changes:
@@ -158,7 +161,7 @@ def deliver(ctx: JobContext, pr: Any, head_sha: str, plan: GenerationPlan, mode:
         return Outcome("pull_request", failure, f"Proposed {len(changes)} files in #{number}",
                        commit=sha, pull_number=number)
     try:
-        sha = push_to_branch(ctx, pr.head.ref, head_sha, changes, message)
+        sha = push_to_branch(ctx, pr.head.ref, head_sha, changes, message, _claimer(ctx, claim))
     except RequestFailed as exc:
         if head_moved(exc):
             return Outcome("superseded", "skipped", "Superseded: the branch moved",
@@ -166,13 +169,17 @@ def deliver(ctx: JobContext, pr: Any, head_sha: str, plan: GenerationPlan, mode:
                                   "committed. The new push gets its own run."])
         if not workflows_refused(exc):
             raise
-        return without_workflows(ctx, pr, head_sha, plan, changes, error_message(exc))
+        return without_workflows(ctx, pr, head_sha, plan, changes, error_message(exc), claim)
     return Outcome("committed", failure, f"Committed {len(changes)} files in {sha[:7]}",
                    commit=sha)
 
 
+def _claimer(ctx: JobContext, claim: bool) -> Callable[[str], None] | None:
+    return (lambda sha: claim_audit(ctx.conn, ctx.repo, sha)) if claim else None
+
+
 def without_workflows(ctx: JobContext, pr: Any, head_sha: str, plan: GenerationPlan,
-                      changes: Files, refusal: str) -> Outcome:
+                      changes: Files, refusal: str, claim: bool = False) -> Outcome:
     """GitHub refuses workflow files from an App without `workflows: write`: commit the
     rest, propose the workflows, and fail so an admin sees what to grant."""
     workflows = {p: t for p, t in changes.items() if p.startswith(WORKFLOWS_DIR)}
@@ -184,7 +191,7 @@ def without_workflows(ctx: JobContext, pr: Any, head_sha: str, plan: GenerationP
     if rest:
         try:
             outcome.commit = push_to_branch(ctx, pr.head.ref, head_sha, rest,
-                                            commit_message(plan, rest))
+                                            commit_message(plan, rest), _claimer(ctx, claim))
         except RequestFailed as exc:
             if not head_moved(exc):
                 raise
@@ -239,7 +246,8 @@ def generate_for_pull_request(
             run_id = checks.start(ctx.gh, ctx.owner, ctx.name, name=CHECK_NAME,
                                   head_sha=head_sha,
                                   title="Detecting stacks and generating the pipeline")
-            plan, report, findings, outcome = _generate(ctx, pr, head_sha, config, fork)
+            plan, report, findings, outcome = _generate(ctx, pr, head_sha, config, fork,
+                                                        audit_after)
         except Exception as exc:
             if audit_after and (not is_transient(exc) or last_try()):
                 audit_after_generation(ctx, number, head_sha)
@@ -275,6 +283,7 @@ def generate_for_pull_request(
 
 
 def _generate(ctx: JobContext, pr: Any, head_sha: str, config: GenerateConfig, fork: bool,
+              claim: bool = False,
               ) -> tuple[GenerationPlan, ValidationReport, list[Finding], Outcome]:
     files, present = head_tree(ctx, head_sha)
     plan = plan_generation(files, config, default_branch=pr.base.repo.default_branch,
@@ -282,7 +291,8 @@ def _generate(ctx: JobContext, pr: Any, head_sha: str, config: GenerateConfig, f
     plan = protect_unreadable(plan, present - files.keys())
     plan, report = gate(plan, cached_validation(ctx.conn))
     plan, findings = policy_gate(plan, policies_config(ctx))
-    outcome = deliver(ctx, pr, head_sha, plan, config.mode, fork, left_alone(pr, config.ignore))
+    outcome = deliver(ctx, pr, head_sha, plan, config.mode, fork, left_alone(pr, config.ignore),
+                      claim)
     if outcome.status == "committed" and outcome.commit:
         remember_commit(ctx, outcome.commit, (files, present), plan.changes)
     return plan, report, findings, outcome
