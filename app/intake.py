@@ -123,11 +123,6 @@ def _now() -> str:
     return datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
-def recorded(pipe: Any) -> list[Command]:
-    """The commands queued on a redis-py pipeline that was never executed."""
-    return [tuple(args) for args, _options in pipe.command_stack]
-
-
 class Intake:
     def __init__(self, conn: redis.Redis) -> None:
         self.conn = conn

@@ -91,8 +91,8 @@ def report(results: dict[str, list[float]], requests: int) -> None:
     print(f"in-process ASGI calls, {requests} requests per round, CPU us per request "
           f"(load {' '.join(f'{x:.1f}' for x in os.getloadavg())})")
     for label, runs in results.items():
-        print(f"{label:<18}median {statistics.median(runs):>6.1f}  min {min(runs):>6.1f}   per round "
-              + " ".join(f"{r:.1f}" for r in runs))
+        print(f"{label:<18}median {statistics.median(runs):>6.1f}  min {min(runs):>6.1f}"
+              "   per round " + " ".join(f"{r:.1f}" for r in runs))
     bare, ours = results["bare HMAC+RPUSH"], results["shipcrew web"]
     paired = statistics.median(o / b for b, o in zip(bare, ours, strict=True))
     print(f"shipcrew/bare CPU per request: {statistics.median(ours) / statistics.median(bare):.2f}x"

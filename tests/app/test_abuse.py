@@ -86,6 +86,11 @@ def test_a_body_without_content_length_is_411(client: TestClient) -> None:
     assert resp.status_code == 411
 
 
+def test_only_post_is_taken(client: TestClient) -> None:
+    resp = client.get("/webhooks")
+    assert resp.status_code == 405 and resp.headers["allow"] == "POST"
+
+
 def test_real_deliveries_still_work(client: TestClient, redis_conn: redis.Redis) -> None:
     body = (FIXTURES / "webhooks/pull_request/opened-2.json").read_bytes()
     assert post(client, "pull_request", body, "ok-1").json()["status"] == "enqueued"
