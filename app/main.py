@@ -58,6 +58,51 @@ class _Budget:
         self.reads, self.size = self.reads + 1, self.size + size
 
 
+class _Deadlines:
+    """When the body reads in progress must end, checked by one timer: `asyncio.timeout`
+    per delivery (a timer scheduled and cancelled each time) costs more CPU than reading a
+    body that has already arrived. Over its time a read is cancelled; `stop` tells."""
+
+    def __init__(self) -> None:
+        self.due: dict[asyncio.Task[Any], float] = {}
+        self.expired: set[asyncio.Task[Any]] = set()
+        self.timer: asyncio.TimerHandle | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self, seconds: float) -> asyncio.Task[Any]:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = task.get_loop()
+        if loop is not self.loop:  # a new event loop (tests start one per client)
+            self.due.clear()
+            self.expired.clear()
+            self.loop, self.timer = loop, None
+        self.due[task] = loop.time() + seconds
+        if self.timer is None:
+            self.timer = loop.call_later(seconds, self._check)
+        return task
+
+    def stop(self, task: asyncio.Task[Any]) -> bool:
+        """True when `task` ran out of time (its cancellation is then undone)."""
+        self.due.pop(task, None)
+        if task not in self.expired:
+            return False
+        self.expired.discard(task)
+        task.uncancel()
+        return True
+
+    def _check(self) -> None:
+        assert self.loop is not None
+        self.timer, now = None, self.loop.time()
+        for task, at in list(self.due.items()):
+            if at <= now:
+                del self.due[task]
+                self.expired.add(task)
+                task.cancel()
+        if self.due:
+            self.timer = self.loop.call_at(min(self.due.values()), self._check)
+
+
 class _Gone(Exception):
     """The peer disconnected before its body arrived: there is no one to answer."""
 
@@ -129,6 +174,7 @@ def create_app(
     audit = AuditTrail(conn)
     intake = Intake(conn)
     budget = _Budget(MAX_READS, MAX_BUFFERED)
+    deadlines = _Deadlines()
 
     Answer = tuple[int, dict[str, Any]]
 
@@ -176,12 +222,16 @@ def create_app(
         if not budget.take(declared):
             return *_refuse(Rejection(503, "too many deliveries being read; retry", "busy")), True
         try:
+            task = deadlines.start(BODY_TIMEOUT)
             try:
-                async with asyncio.timeout(BODY_TIMEOUT):
-                    body = await _read_body(receive, declared)
-            except TimeoutError:
+                body = await _read_body(receive, declared)
+            except asyncio.CancelledError:
+                if not deadlines.stop(task):
+                    raise  # not ours: the server is stopping
                 return *_refuse(Rejection(408, f"body not received within {BODY_TIMEOUT:g} s",
                                           "timeout")), True
+            finally:
+                deadlines.stop(task)
             if body is None:
                 return *_refuse(Rejection(400, "body longer than Content-Length", "header")), True
             result = parse_delivery(headers, body, secret)
