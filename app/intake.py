@@ -115,7 +115,7 @@ def job_args(delivery_id: str, spec: JobSpec) -> tuple[str, list[Any]]:
 def call_string(func: str, kwargs: dict[str, Any]) -> str:
     """RQ's job description (`rq.utils.get_call_string` without arguments or truncation:
     `repr` is already text), at a third of its cost."""
-    return f"{func}({', '.join(sorted(f'{k}={v!r}' for k, v in kwargs.items()))})"
+    return f"{func}({', '.join(sorted([f'{k}={v!r}' for k, v in kwargs.items()]))})"
 
 
 def _now() -> str:
