@@ -34,7 +34,7 @@ from app.logs import delivery_id
 from app.routing import Router
 from app.settings import Settings
 from app.web import routes as web_routes
-from app.webhooks import Delivery, Rejection, parse_delivery, precheck
+from app.webhooks import READ_HEADERS, Delivery, Rejection, parse_delivery, precheck
 
 log = logging.getLogger("shipcrew.web")
 MAX_READS = 32  # bodies being read at once
@@ -246,11 +246,12 @@ def create_app(
             budget.give(declared)
 
     async def webhooks(scope: Scope, receive: Receive, send: Send) -> None:
-        # Decoded once into a dict; the first of repeated names counts, as with Starlette's
-        # Headers. ASGI servers send names lowercased.
+        # The few we read, decoded once into a dict; the first of repeated names counts, as
+        # with Starlette's Headers. ASGI servers send names lowercased.
         headers: dict[str, str] = {}
         for name, value in scope["headers"]:
-            headers.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+            if name in READ_HEADERS:
+                headers.setdefault(name.decode(), value.decode("latin-1"))
         try:
             status, content, close = await deliver(headers, receive)
         except _Gone:
