@@ -4,6 +4,10 @@ wrk's req/s on a shared 2-core machine moves with whatever else runs; the CPU a 
 costs the app does not. Each app is called as uvicorn calls it (an ASGI scope, one
 `http.request` message with the whole body), each request with a fresh delivery id, the
 same signed body and the same Redis; rounds alternate bare, shipcrew, bare, ...
+Instructions per request, steadier still (user space; run each with N=0 and N=500):
+
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+        .venv/bin/python -m bench._inprocess redis://127.0.0.1:6379/9 "shipcrew web" 500
 """
 
 from __future__ import annotations
@@ -97,3 +101,25 @@ def report(results: dict[str, list[float]], requests: int) -> None:
     paired = statistics.median(o / b for b, o in zip(bare, ours, strict=True))
     print(f"shipcrew/bare CPU per request: {statistics.median(ours) / statistics.median(bare):.2f}x"
           f" (median of paired rounds {paired:.2f}x, of minima {min(ours) / min(bare):.2f}x)")
+
+
+def _requests_only() -> None:
+    """`python -m bench._inprocess REDIS_URL LABEL N`: warm up, then N requests to one app.
+    Under `valgrind --tool=callgrind`, (Ir at N) - (Ir at 0), over N, is instructions per
+    request: a figure other processes on the machine do not move."""
+    import sys
+
+    from bench.ingress import BODY, HEADERS, SECRET
+
+    url, label, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    app = _apps(url, SECRET, "unused")[label]
+
+    async def main() -> None:
+        await _calls(app, HEADERS, BODY, 100, f"warm-{os.getpid()}")
+        await _calls(app, HEADERS, BODY, n, f"count-{os.getpid()}")
+
+    asyncio.run(main())
+
+
+if __name__ == "__main__":
+    _requests_only()
