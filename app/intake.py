@@ -19,6 +19,7 @@ import hashlib
 import json
 import pickle
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -118,9 +119,17 @@ def call_string(func: str, kwargs: dict[str, Any]) -> str:
     return f"{func}({', '.join(sorted([f'{k}={v!r}' for k, v in kwargs.items()]))})"
 
 
+_second: tuple[int, str] = (-1, "")  # the last whole second, formatted
+
+
 def _now() -> str:
-    """RQ's timestamp format (utcformat), without strftime's cost."""
-    return datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    """RQ's timestamp format (utcformat), formatting each second only once."""
+    global _second
+    now = time.time()
+    whole = int(now)
+    if whole != _second[0]:
+        _second = (whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    return f"{_second[1]}.{int((now - whole) * 1e6):06d}Z"
 
 
 class Intake:
