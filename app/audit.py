@@ -6,6 +6,7 @@ import json
 import time
 from typing import Any
 
+import orjson
 import redis
 
 STREAM = "shipcrew:audit"
@@ -21,6 +22,13 @@ class AuditTrail:
         target = pipeline if pipeline is not None else self.conn
         target.xadd(STREAM, {"entry": json.dumps(entry, default=str)}, maxlen=MAXLEN,
                     approximate=True)
+
+    @staticmethod
+    def command(kind: str, **fields: Any) -> tuple[Any, ...]:
+        """`record` as the raw XADD command, for a caller that sends it itself (app.intake's
+        script); fields must be JSON values."""
+        entry = {"kind": kind, "at": time.time(), **fields}
+        return ("XADD", STREAM, "MAXLEN", "~", MAXLEN, "*", "entry", orjson.dumps(entry))
 
     def entries(self, *, kind: str | None = None, repo: str | None = None,
                 count: int = 100) -> list[dict[str, Any]]:

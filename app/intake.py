@@ -19,6 +19,7 @@ import hashlib
 import json
 import pickle
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -115,17 +116,20 @@ def job_args(delivery_id: str, spec: JobSpec) -> tuple[str, list[Any]]:
 def call_string(func: str, kwargs: dict[str, Any]) -> str:
     """RQ's job description (`rq.utils.get_call_string` without arguments or truncation:
     `repr` is already text), at a third of its cost."""
-    return f"{func}({', '.join(sorted(f'{k}={v!r}' for k, v in kwargs.items()))})"
+    return f"{func}({', '.join(sorted([f'{k}={v!r}' for k, v in kwargs.items()]))})"
+
+
+_second: tuple[int, str] = (-1, "")  # the last whole second, formatted
 
 
 def _now() -> str:
-    """RQ's timestamp format (utcformat), without strftime's cost."""
-    return datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
-
-
-def recorded(pipe: Any) -> list[Command]:
-    """The commands queued on a redis-py pipeline that was never executed."""
-    return [tuple(args) for args, _options in pipe.command_stack]
+    """RQ's timestamp format (utcformat), formatting each second only once."""
+    global _second
+    now = time.time()
+    whole = int(now)
+    if whole != _second[0]:
+        _second = (whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    return f"{_second[1]}.{int((now - whole) * 1e6):06d}Z"
 
 
 class Intake:

@@ -36,6 +36,11 @@ def record_delivery(pipe: redis.Redis, event: str, action: str | None, outcome: 
     pipe.hincrby(DELIVERIES, delivery_field(event, action, outcome), 1)
 
 
+def delivery_command(event: str, action: str | None, outcome: str) -> tuple[str, str, str, int]:
+    """`record_delivery` as the raw command, for a caller that sends it itself."""
+    return ("HINCRBY", DELIVERIES, delivery_field(event, action, outcome), 1)
+
+
 def record_rejection(pipe: redis.Redis, reason: str) -> None:
     pipe.hincrby(REJECTIONS, reason if reason in REJECTION_REASONS else "invalid", 1)
 

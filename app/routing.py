@@ -28,11 +28,13 @@ class Route:
 class Router:
     def __init__(self) -> None:
         self.routes: list[Route] = []
+        self._matching: dict[tuple[str, str | None], list[Route]] = {}  # per delivery: cached
 
     def register(
         self, event: str, *actions: str, humans_only: bool = True, only_us: bool = False
     ) -> Callable[[Handler], Handler]:
         def add(handler: Handler) -> Handler:
+            self._matching.clear()
             self.routes.append(Route(event, frozenset(actions) or None, handler,
                                      humans_only and not only_us, only_us))
             return handler
@@ -40,15 +42,20 @@ class Router:
         return add
 
     def merge(self, *others: Router) -> Router:
+        self._matching.clear()
         for other in others:
             self.routes.extend(other.routes)
         return self
 
     def matching(self, event: str, action: str | None) -> list[Route]:
-        return [
-            r for r in self.routes
-            if r.event == event and (r.actions is None or (action in r.actions))
-        ]
+        key = (event, action)
+        found = self._matching.get(key)
+        if found is None:
+            found = [r for r in self.routes
+                     if r.event == event and (r.actions is None or (action in r.actions))]
+            if len(self._matching) < 1024:  # only signed deliveries get here; still bounded
+                self._matching[key] = found
+        return found
 
     def dispatch(self, delivery: Delivery, event: Event, bot_login: str | None) -> list[JobSpec]:
         from_us = is_own_bot(event, bot_login)

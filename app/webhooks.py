@@ -26,6 +26,9 @@ _PREFIX = "sha256="
 NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _SIGNATURE = re.compile(r"sha256=[0-9a-f]{64}")
 _DELIVERY = re.compile(r"[\x21-\x7e]{1,100}")  # printable ASCII, no spaces or controls
+# Every request header read here (lowercase, as ASGI sends them): app.main decodes only these.
+READ_HEADERS = frozenset({b"content-length", b"x-hub-signature-256", b"x-github-event",
+                          b"x-github-delivery", b"x-github-hook-id"})
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,10 @@ uvicorn, in one alternating run (bare, shipcrew, bare, shipcrew, ...) so that no
 other processes on the machine falls on both.
 
     .venv/bin/python bench/ingress.py [--rounds 3] [--seconds 5] [--connections 4,32]
+    .venv/bin/python bench/ingress.py --inprocess [--rounds 5] [--requests 2000]
+
+`--inprocess` calls both ASGI apps in this process and prints CPU us per request
+(bench/_inprocess.py): the steady figure when the machine is shared.
 
 Uses wrk (`apt-get install wrk`: a C load generator, so the client does not measure itself)
 when it is on PATH, else the Python load generator in bench/_load.py (flat out only).
@@ -140,6 +144,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--connections", default="4,32")
     ap.add_argument("--python", action="store_true", help="use the Python load generator")
+    ap.add_argument("--inprocess", action="store_true",
+                    help="CPU us per request of both apps called in-process, no HTTP")
+    ap.add_argument("--requests", type=int, default=2000, help="per round, with --inprocess")
     args = ap.parse_args()
     args.load_before = _load()
     conns = [int(c) for c in args.connections.split(",")]
@@ -158,6 +165,14 @@ def main() -> None:
         pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption()).decode()
+        if args.inprocess:
+            from bench import _inprocess
+
+            cpu = _inprocess.run(url, SECRET, pem, HEADERS, BODY, args.rounds, args.requests,
+                                 flush.flushdb)
+            server.stop()
+            _inprocess.report(cpu, args.requests)
+            return
         env = {**os.environ, "REDIS_URL": url, "WEBHOOK_SECRET": SECRET, "APP_ID": "1",
                "PRIVATE_KEY": pem, "APP_SLUG": "bench", "LOG_LEVEL": "WARNING"}
         procs, urls = {}, {}

@@ -86,6 +86,11 @@ def test_a_body_without_content_length_is_411(client: TestClient) -> None:
     assert resp.status_code == 411
 
 
+def test_only_post_is_taken(client: TestClient) -> None:
+    resp = client.get("/webhooks")
+    assert resp.status_code == 405 and resp.headers["allow"] == "POST"
+
+
 def test_real_deliveries_still_work(client: TestClient, redis_conn: redis.Redis) -> None:
     body = (FIXTURES / "webhooks/pull_request/opened-2.json").read_bytes()
     assert post(client, "pull_request", body, "ok-1").json()["status"] == "enqueued"
@@ -209,3 +214,27 @@ def test_the_real_server_still_takes_a_signed_delivery(server: int,
                      % (len(body), sign(body, WEBHOOK_SECRET).encode()) + body)
         assert _answer(sock).startswith(b"HTTP/1.1 202")
     assert queued_jobs(redis_conn) == ["real-1--open-checks"]
+
+
+def test_slow_bodies_started_apart_each_time_out_and_others_pass(
+        server: int, redis_conn: redis.Redis) -> None:
+    head = (b"POST /webhooks HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
+            b"X-GitHub-Event: push\r\nX-GitHub-Delivery: d\r\nX-Hub-Signature-256: sha256="
+            + b"0" * 64 + b"\r\n\r\n")
+    slow = []
+    for _ in range(2):  # one shared timer serves both deadlines (app.main._Deadlines)
+        sock = _connect(server)
+        sock.sendall(head + b"x")
+        slow.append(sock)
+        time.sleep(0.4)
+    body = (FIXTURES / "webhooks/pull_request/opened-2.json").read_bytes()
+    with _connect(server) as sock:
+        sock.sendall(b"POST /webhooks HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                     b"Content-Length: %d\r\nX-GitHub-Event: pull_request\r\n"
+                     b"X-GitHub-Delivery: between-1\r\nX-Hub-Signature-256: %s\r\n\r\n"
+                     % (len(body), sign(body, WEBHOOK_SECRET).encode()) + body)
+        assert _answer(sock).startswith(b"HTTP/1.1 202")
+    for sock in slow:
+        with sock:
+            assert _answer(sock).startswith(b"HTTP/1.1 408")
+    assert queued_jobs(redis_conn) == ["between-1--open-checks"]

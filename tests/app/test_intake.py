@@ -88,3 +88,16 @@ def test_the_intake_connection_comes_back_after_redis_drops_it(redis_url: str) -
                                                                    "after--plan"]
     intake.close()
     conn.close()
+
+
+def test_timestamps_are_rqs_format_and_now() -> None:
+    from datetime import UTC, datetime
+
+    from rq.utils import utcformat, utcparse
+
+    from app.intake import _now
+
+    stamp = _now()
+    assert len(stamp) == len(utcformat(datetime.now(UTC)))
+    parsed = utcparse(stamp).replace(tzinfo=None)
+    assert abs((parsed - datetime.now(UTC).replace(tzinfo=None)).total_seconds()) < 5

@@ -72,3 +72,14 @@ def test_oversize_body_is_413_before_anything_else() -> None:
     body = b" " * (MAX_BODY_BYTES + 1)
     result = parse_delivery({}, body, SECRET)
     assert isinstance(result, Rejection) and result.status == 413
+
+
+def test_every_header_read_is_one_the_endpoint_decodes() -> None:
+    import re
+    from pathlib import Path
+
+    from app import webhooks
+
+    source = Path(webhooks.__file__).read_text()
+    read = set(re.findall(r'headers\.get\("([^"]+)"', source))
+    assert read and {name.encode() for name in read} <= webhooks.READ_HEADERS
