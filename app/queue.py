@@ -50,6 +50,9 @@ class JobSpec:
 # burst does not starve another's single PR; within an installation, queue order (a PR's
 # follow-up work is enqueued at the front). The installation is read from the job's
 # description, which RQ writes as the call: `...(..., installation_id=123, ...)`.
+# The pop moves the job to RQ's intermediate list of its queue, as RQ's own LMOVE does, until
+# the worker has marked it started (`ReliableDequeue`): a worker killed in between leaves it
+# there, and the reaper (app.maintenance) puts it back on its queue.
 FAIR_WINDOW = 200
 SERVED = "shipcrew:served:{queue}"  # installation -> stamp of its last dequeue; "#": counter
 _FAIR_POP = """
@@ -67,6 +70,7 @@ for _, id in ipairs(ids) do
   if seen == 0 then break end
 end
 redis.call('LREM', KEYS[1], 1, best)
+redis.call('RPUSH', KEYS[3], best)
 redis.call('HSET', KEYS[2], best_owner, redis.call('HINCRBY', KEYS[2], '#', 1))
 redis.call('EXPIRE', KEYS[2], 86400)
 return best
@@ -77,7 +81,8 @@ _FAIR_SHA = hashlib.sha1(_FAIR_POP.encode()).hexdigest()
 
 
 def _fair_pop(conn: redis.Redis, queue: Queue) -> Any:
-    args = (2, queue.key, SERVED.format(queue=queue.name), FAIR_WINDOW,
+    args = (3, queue.key, SERVED.format(queue=queue.name), queue.intermediate_queue_key,
+            FAIR_WINDOW,
             Job.redis_job_namespace_prefix)
     try:
         return conn.evalsha(_FAIR_SHA, *args)

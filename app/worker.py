@@ -13,6 +13,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from typing import Any
 
 import redis
 from rq import SimpleWorker, Worker
@@ -40,6 +41,24 @@ def preload() -> None:
     gc.freeze()  # the horses' collector never walks (and so never copies) these objects
 
 
+class _MarksStartedThenReleases:
+    """`FairQueue` parks a dequeued job in its queue's intermediate list; RQ takes it out
+    there only for single-queue workers, ours listen to several: always, in the same Redis
+    step that marks the job started."""
+
+    def prepare_job_execution(self, job: Any, remove_from_intermediate_queue: bool = False
+                              ) -> None:
+        super().prepare_job_execution(job, remove_from_intermediate_queue=True)  # type: ignore[misc]
+
+
+class ReliableWorker(_MarksStartedThenReleases, Worker):
+    pass
+
+
+class ReliableSimpleWorker(_MarksStartedThenReleases, SimpleWorker):
+    pass
+
+
 def _periodic(interval: float) -> Callable[[redis.Redis, float], None]:
     from app import recovery
 
@@ -61,8 +80,9 @@ def run_worker(redis_url: str, names: list[str] | None = None, *, burst: bool = 
     if not selected:
         known = ", ".join(q.value for q in QUEUE_ORDER)
         raise SystemExit(f"shipcrew worker: no such queue in {names}; known: {known}")
-    cls = Worker if (DEFAULT_FORK if fork is None else fork) else SimpleWorker
-    if cls is Worker:
+    cls: type[Any] = (ReliableWorker if (DEFAULT_FORK if fork is None else fork)
+                         else ReliableSimpleWorker)
+    if cls is ReliableWorker:
         preload()
     me = f"{socket.gethostname()}:{os.getpid()}"
     periodic = _periodic(recovery_interval) if recovery_interval else None

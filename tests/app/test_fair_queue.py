@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+
 import redis
 from rq import SimpleWorker, get_current_job
 
@@ -73,3 +75,26 @@ def test_plain_rq_order_without_the_fair_worker(redis_conn: redis.Redis) -> None
     SimpleWorker(queues(redis_conn), connection=redis_conn).work(burst=True,
                                                                   logging_level="ERROR")
     assert _ran(redis_conn)[-1] == "2:pr0"
+
+
+def test_a_job_taken_by_a_worker_that_dies_before_starting_it_goes_back_on_its_queue(
+        redis_conn: redis.Redis, redis_url: str) -> None:
+    """The fair pop parks the job in its queue's intermediate list (as RQ's LMOVE does), the
+    worker takes it out when it marks the job started; a worker killed in between leaves it
+    there, and the reaper puts it back on its queue."""
+    from app.maintenance import GRACE, reap
+
+    _job(redis_conn, 1, "lost")
+    queue = FairQueue(Urgency.DEFAULT.value, connection=redis_conn)
+    found = FairQueue.dequeue_any(queues(redis_conn), None, connection=redis_conn)
+    assert found is not None and found[0].id == "1-lost--note"  # taken, then "killed"
+    assert redis_conn.llen(queue.key) == 0
+    assert redis_conn.lrange(queue.intermediate_queue_key, 0, -1) == [b"1-lost--note"]
+    now = time.time()
+    reap(redis_conn, now)  # first sight: the worker may still be marking it started
+    assert redis_conn.llen(queue.key) == 0
+    assert reap(redis_conn, now + GRACE + 1) == 1
+    assert redis_conn.lrange(queue.key, 0, -1) == [b"1-lost--note"]
+    assert run_worker(redis_url, burst=True) == 0
+    assert _ran(redis_conn) == ["1:lost"]
+    assert redis_conn.llen(queue.intermediate_queue_key) == 0  # released when started
