@@ -139,7 +139,9 @@ def left_alone(pr: Any, ignore: GenerateIgnore) -> str | None:
 def deliver(ctx: JobContext, pr: Any, head_sha: str, plan: GenerationPlan, mode: GenerateMode,
             fork: bool, hands_off: str | None = None, claim: bool = False) -> Outcome:
     """`claim`: the audit of our commit is chained (jobs.planner.audit_after_generation), so
-    it is claimed before the branch moves: the commit's own `synchronize` then stays idle."""
+    it is claimed before the branch moves: the commit's own `synchronize` then stays idle.
+    Not for the partial commit without workflows: its outcome is "failed", the chain audits
+    the opened head, and that commit's own `synchronize` must audit it."""
     changes = plan.changes
     failed = [a for a in plan.artifacts if a.reason.startswith("failed validation")]
     if not changes:
@@ -169,7 +171,7 @@ def deliver(ctx: JobContext, pr: Any, head_sha: str, plan: GenerationPlan, mode:
                                   "committed. The new push gets its own run."])
         if not workflows_refused(exc):
             raise
-        return without_workflows(ctx, pr, head_sha, plan, changes, error_message(exc), claim)
+        return without_workflows(ctx, pr, head_sha, plan, changes, error_message(exc))
     return Outcome("committed", failure, f"Committed {len(changes)} files in {sha[:7]}",
                    commit=sha)
 
@@ -179,7 +181,7 @@ def _claimer(ctx: JobContext, claim: bool) -> Callable[[str], None] | None:
 
 
 def without_workflows(ctx: JobContext, pr: Any, head_sha: str, plan: GenerationPlan,
-                      changes: Files, refusal: str, claim: bool = False) -> Outcome:
+                      changes: Files, refusal: str) -> Outcome:
     """GitHub refuses workflow files from an App without `workflows: write`: commit the
     rest, propose the workflows, and fail so an admin sees what to grant."""
     workflows = {p: t for p, t in changes.items() if p.startswith(WORKFLOWS_DIR)}
@@ -191,7 +193,7 @@ def without_workflows(ctx: JobContext, pr: Any, head_sha: str, plan: GenerationP
     if rest:
         try:
             outcome.commit = push_to_branch(ctx, pr.head.ref, head_sha, rest,
-                                            commit_message(plan, rest), _claimer(ctx, claim))
+                                            commit_message(plan, rest))
         except RequestFailed as exc:
             if not head_moved(exc):
                 raise

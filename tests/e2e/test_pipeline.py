@@ -146,6 +146,11 @@ def test_without_the_workflows_permission_a_clear_failure(crew: Crew) -> None:
     branch = crew.emulator.state(OWNER, "locked")["files"]["feature"]
     assert "Dockerfile" in branch and ".github/workflows/ci.yml" not in branch
     assert commit["parents"] == [pr["head_sha"]]
+    # that partial commit is the PR's head now, and it has its policy verdict
+    head = crew.emulator.state(OWNER, "locked")["branches"]["feature"]
+    assert head == commit["sha"]
+    assert [r["status"] for r in crew.emulator.state(OWNER, "locked")["check_runs"]
+            if r["name"] == "shipcrew / policy" and r["head_sha"] == head] == ["completed"]
 
 
 def test_pull_request_mode_opens_one_pr_against_the_branch(crew: Crew) -> None:
