@@ -27,7 +27,7 @@ from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from rq.timeouts import TimerDeathPenalty
 
 from app import metrics
-from app.queue import queues
+from app.queue import queues, wake
 
 log = logging.getLogger(__name__)
 ALIVE = "shipcrew:alive:{name}"
@@ -122,6 +122,7 @@ def _requeue_limbo(conn: redis.Redis, queue: Queue, now: float) -> int:
             pipe.lrem(queue.intermediate_queue_key, 1, job_id)
             if again:
                 pipe.lpush(queue.key, job_id)
+                wake(pipe, queue.key)
             pipe.delete(key)
             pipe.execute()
         moved += again
