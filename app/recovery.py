@@ -20,10 +20,9 @@ from datetime import datetime
 from typing import Any
 
 import redis
-from rq.job import Job, JobStatus
 
 from app import metrics
-from app.queue import JobSpec, Urgency, enqueue
+from app.queue import JobSpec, Urgency
 
 log = logging.getLogger(__name__)
 CHECKPOINT = "shipcrew:deliveries:checkpoint"  # epoch seconds of the newest delivery seen
@@ -143,19 +142,8 @@ def recover_deliveries() -> dict[str, Any]:
 
 def schedule(conn: redis.Redis, now: float, interval: float, *, force: bool = False) -> bool:
     """Enqueue the recovery job when due (or `force`d) and none is in flight."""
-    due = conn.get(_NEXT)
-    if not force and due is not None and now < float(due):
-        return False
-    current = conn.get(_JOB)
-    if current is not None:
-        job_id = current.decode() if isinstance(current, bytes) else str(current)
-        job = Job.fetch_many([job_id], connection=conn)[0]
-        busy = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
-        if job is not None and job.get_status(refresh=False) in busy:
-            return False
+    from app.maintenance import schedule_job
+
     spec = JobSpec("recover-deliveries", "app.recovery.recover_deliveries", {},
                    Urgency.URGENT, timeout=300)
-    job_id = enqueue(conn, f"at-{int(now * 1000)}", spec)
-    conn.set(_JOB, job_id, ex=REMEMBER)
-    conn.set(_NEXT, now + interval)
-    return True
+    return schedule_job(conn, now, interval, spec, _JOB, _NEXT, force=force)

@@ -34,7 +34,7 @@ RECONNECT_WAIT = 1.0
 # again for each job; bench/worker.py measures both.
 PRELOAD = ("jobs.planner", "jobs.command_runner", "jobs.pipeline.github", "jobs.auditor.github",
            "jobs.auditor.push", "jobs.release.github", "jobs.release.rollback",
-           "jobs.release.reviews", "jobs.release.heads", "app.recovery")
+           "jobs.release.reviews", "jobs.release.heads", "app.recovery", "app.sweep")
 
 
 def preload() -> None:
@@ -76,13 +76,17 @@ class ReliableSimpleWorker(_MarksStartedThenReleases, SimpleWorker):
     pass
 
 
-def _periodic(interval: float) -> Callable[[redis.Redis, float], None]:
-    from app import recovery
+def _periodic(interval: float | None) -> Callable[[redis.Redis, float], None]:
+    """The leader's periodic jobs: missed-delivery recovery (every `interval` seconds, if set)
+    and the sweep of check runs no job will complete (app.sweep)."""
+    from app import recovery, sweep
 
     first = [True]
 
     def run(conn: redis.Redis, now: float) -> None:
-        recovery.schedule(conn, now, interval, force=first[0])  # catch up once on taking over
+        if interval:
+            recovery.schedule(conn, now, interval, force=first[0])  # catch up on taking over
+        sweep.schedule(conn, now)
         first[0] = False
 
     return run
@@ -102,7 +106,7 @@ def run_worker(redis_url: str, names: list[str] | None = None, *, burst: bool = 
     if cls is ReliableWorker:
         preload()
     me = f"{socket.gethostname()}:{os.getpid()}"
-    periodic = _periodic(recovery_interval) if recovery_interval else None
+    periodic = _periodic(recovery_interval)
     maintenance = Maintenance(lambda: redis_from_url(redis_url), me, periodic)
     if burst:
         from app.maintenance import enqueue_due

@@ -16,6 +16,7 @@ from typing import Any
 import redis
 from rq.job import Job, JobStatus
 
+from app import worker
 from app.maintenance import ALIVE, GRACE, enqueue_due, reap
 from app.queue import RETRY, FairQueue, Urgency
 from app.worker import ReliableSimpleWorker, run_worker
@@ -33,6 +34,7 @@ def _taken_then_stuck(url: str, where: str) -> None:
         time.sleep(120)
 
     setattr(ReliableSimpleWorker, where, stuck)
+    worker._periodic = lambda interval: lambda conn, now: None  # no sweep job to take first
     run_worker(f"{url}?client_name={NAME}")
 
 
