@@ -7,8 +7,9 @@ should any path still leave one open - the job lost, ended without completing it
 letter that could not reach GitHub - the leader's periodic `sweep_checks` job completes it:
 `skipped` when the PR's head has moved on, else `failure` saying what happened (with the
 Retry button when the job failed, which Retry can run again). A run is looked at only once
-its job, the job that opened it and the delivery's plan have all ended (or are gone) for
-SETTLE seconds, and one sweep makes at most MAX_CALLS GitHub calls.
+its job, the job that opened it and those of its delivery that enqueue others (the plan,
+the pipeline engineer that enqueues the audit) have all ended, or are gone, for SETTLE
+seconds, and one sweep makes at most MAX_CALLS GitHub calls.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ BATCH = 100  # index entries looked at per sweep (Redis only)
 MAX_CALLS = 30  # GitHub calls per sweep: 3 per run at most (get, the PR, update)
 _JOB = "shipcrew:sweep:job"
 _NEXT = "shipcrew:sweep:next"
+_BEFORE = ("plan", "generate")  # the jobs of a delivery that enqueue others (jobs.planner)
 _WAITING = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
 
 
@@ -52,9 +54,10 @@ def _awaited(conn: redis.Redis, entry: dict[str, Any], now: float) -> tuple[bool
     status = _state(conn, entry["job"], now)
     if status in _WAITING:
         return True, status
-    if status is None:  # not enqueued yet? the jobs before it would still be running
+    if status is None:  # not enqueued yet? a job before it is still to end
         delivery = str(entry["job"]).rpartition("--")[0]
-        before = {entry.get("by"), job_id_for(delivery, "plan")} - {None, entry["job"]}
+        before = {entry.get("by"), *(job_id_for(delivery, step) for step in _BEFORE)}
+        before -= {None, entry["job"]}
         if any(_state(conn, str(j), now) in _WAITING for j in before):
             return True, status
     return False, status

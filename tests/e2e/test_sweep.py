@@ -85,16 +85,19 @@ def test_a_run_left_open_by_an_ended_job_on_a_moved_head_is_skipped(crew: Crew) 
 
 
 def test_the_run_of_a_job_still_to_run_is_left_alone(crew: Crew) -> None:
+    """The job is queued (it will take the run over), or not yet enqueued by a job of its
+    delivery still queued (the pipeline engineer enqueues the audit when it is done)."""
     pr = _pr(crew, "waits")
-    _run(crew, "waits", pr, "opens_for_next", "d-waits", next_job="d-waits--generate")
+    for awaited in ("generate", "audit"):
+        _run(crew, "waits", pr, "opens_for_next", f"d-{awaited}", next_job=f"d-waits--{awaited}")
     install = next(iter(crew.emulator.store.installations.values())).id
     enqueue(crew.conn, "d-waits", JobSpec("generate", "tests.e2e.test_sweep.starts_and_returns",
                                           {"installation_id": install, "repo": f"{OWNER}/waits",
                                            "head_sha": pr["head_sha"], "number": pr["number"]}))
-    assert sweep.sweep(crew.conn, _later()) == 0  # queued: it will take the run over
-    [run] = _runs(crew, "waits", "d-waits--generate")
-    assert run["status"] == "queued"
-    assert crew.conn.zcard(checks.OPEN_INDEX) == 1
+    assert sweep.sweep(crew.conn, _later()) == 0
+    assert [r["status"] for r in _runs(crew, "waits", "d-waits--generate")
+            + _runs(crew, "waits", "d-waits--audit")] == ["queued", "queued"]
+    assert crew.conn.zcard(checks.OPEN_INDEX) == 2
 
 
 def test_one_sweep_makes_a_bounded_number_of_github_calls(crew: Crew) -> None:
