@@ -34,6 +34,10 @@ OVERLAP = 600.0  # deliveries may still be in flight when we look: read back thi
 FIRST_LOOK = 6 * 3600.0  # with no checkpoint yet
 MAX_PAGES = 50
 MAX_ATTEMPTS = 3
+# An ask whose redelivery is not in the log this long after was lost (the worker died while
+# asking): ask again. Asking twice is harmless: a redelivery keeps its GUID, which the App
+# dedupes on.
+ASK_AGAIN = 60.0
 REMEMBER = 3 * 24 * 3600  # GitHub redelivers attempts up to three days old
 _CURSOR = re.compile(r"[?&]cursor=([^&>]+)[^>]*>;\s*rel=\"next\"")
 
@@ -105,8 +109,12 @@ def recover(conn: redis.Redis, gh: Any, now: float) -> int:
     attempts = read_log(gh, since)
     asked = 0
     for a in to_redeliver(x for x in attempts if x.at >= since):
-        if not conn.set(_ASKED.format(id=a.id), 1, nx=True, ex=REMEMBER):
-            continue  # asked already: its redelivery has not shown up in the log yet
+        key = _ASKED.format(id=a.id)
+        if not conn.set(key, now, nx=True, ex=REMEMBER):
+            asked_at = conn.get(key)
+            if asked_at is not None and now - float(asked_at) < ASK_AGAIN:
+                continue  # asked already: its redelivery has not shown up in the log yet
+            conn.set(key, now, ex=REMEMBER)  # long ago: the ask was lost (we died asking)
         tries = conn.incr(_TRIES.format(guid=a.guid))
         conn.expire(_TRIES.format(guid=a.guid), REMEMBER)
         if tries > MAX_ATTEMPTS:
