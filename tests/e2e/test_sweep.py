@@ -9,6 +9,7 @@ from typing import Any
 
 from app import checks, sweep
 from app.context import job_context
+from app.metrics import render
 from app.queue import JobSpec, enqueue
 from tests.e2e.conftest import Crew
 
@@ -69,6 +70,7 @@ def test_a_queued_run_whose_job_never_came_fails_saying_so(crew: Crew) -> None:
     assert not run.get("actions")  # nothing that Retry could run again
     assert crew.conn.zcard(checks.OPEN_INDEX) == 0
     assert sweep.sweep(crew.conn, _later()) == 0
+    assert "shipcrew_checks_swept_total 1" in render(crew.conn)
 
 
 def test_a_run_left_open_by_an_ended_job_on_a_moved_head_is_skipped(crew: Crew) -> None:
