@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 import redis
+from rq import get_current_job
 from rq.job import Job
 
 from app import checks, generated
@@ -14,10 +15,11 @@ from app.config import CONFIG_PATH, ConfigError, GenerateMode, RepoConfig
 from app.context import JobContext, is_fork, job_context
 from app.coordinator import ChangedFile, Plan, classify, plan
 from app.files import Files
-from app.github import ClientFactory
+from app.github import ClientFactory, client_for
 from app.handoff import claim_audit, handoff, last_try, mark_head, pull_files
 from app.logs import bound_delivery
 from app.queue import JobSpec, Urgency, enqueue, is_transient, job_id_for
+from jobs import first_look
 
 log = logging.getLogger(__name__)
 CONFIG_CHECK = "shipcrew / config"
@@ -109,10 +111,50 @@ def open_checks(
     fork: bool = False, pushed: dict[str, str] | None = None, conn: redis.Redis | None = None,
     factory: ClientFactory | None = None,
 ) -> dict[str, Any]:
-    """The urgent step of a new head: open its check runs as `queued` (the jobs that complete
-    them take them over), record who `pushed` it (jobs.release.record_push), then enqueue the
-    plan. A transient GitHub error is retried (a run that landed is found, not opened twice);
-    a lasting one is logged and the plan enqueued anyway (the jobs open their own runs)."""
+    """The urgent step of a new head (`first_look`); inside its RQ job it also does the first
+    looks waiting behind it, a few at a time (jobs.first_look: claimed, never dequeued)."""
+    kwargs: dict[str, Any] = {
+        "installation_id": installation_id, "repo": repo, "number": number,
+        "head_sha": head_sha, "delivery_id": delivery_id, "fork": fork, "pushed": pushed}
+    job = get_current_job()
+    if job is None or conn is not None or not job.id.endswith(first_look.SUFFIX):
+        return _first_look(kwargs, conn, factory)
+    conn = job.connection
+    plan_id = job_id_for(delivery_id, "plan")
+
+    def planned() -> bool:
+        return bool(Job.exists(plan_id, connection=conn))
+
+    def others() -> None:
+        first_look.lead(conn, job, lambda peer: _first_look(peer, conn, factory),
+                        factory or client_for)
+
+    if planned():
+        return {"status": "planned already", "plan": plan_id}
+    if first_look.claim(conn, job.id, job):
+        try:
+            result = _first_look(kwargs, conn, factory)
+        finally:
+            first_look.release(conn, job.id, job)
+        others()
+        return result
+    others()  # another job's leader has ours: help with the rest, then see what it left
+    if not first_look.wait_for_claim(conn, job, planned):
+        return {"status": "planned already", "plan": plan_id}
+    try:
+        return _first_look(kwargs, conn, factory)
+    finally:
+        first_look.release(conn, job.id, job)
+
+
+def _first_look(kw: dict[str, Any], conn: redis.Redis | None,
+                factory: ClientFactory | None) -> dict[str, Any]:
+    """Open the new head's check runs as `queued` (the jobs that complete them take them
+    over), record who `pushed` it (jobs.release.record_push), then enqueue the plan. A
+    transient GitHub error is retried (a run that landed is found, not opened twice); a
+    lasting one is logged and the plan enqueued anyway (the jobs open their own runs)."""
+    installation_id, repo, delivery_id = kw["installation_id"], kw["repo"], kw["delivery_id"]
+    number, head_sha, pushed = kw["number"], kw["head_sha"], kw.get("pushed")
     with bound_delivery(delivery_id):
         ctx = job_context(installation_id, repo, delivery_id, conn, factory)
         plan_id = job_id_for(delivery_id, "plan")
@@ -120,7 +162,7 @@ def open_checks(
             return {"status": "planned already", "plan": plan_id}
         opened: list[str] = []
         try:
-            for name, job in expected_runs(ctx.conn, repo, fork):
+            for name, job in expected_runs(ctx.conn, repo, bool(kw.get("fork"))):
                 checks.open_queued(ctx.gh, ctx.conn, job_id_for(delivery_id, job), ctx.owner,
                                    ctx.name, name=name, head_sha=head_sha,
                                    title=QUEUED_TITLE[name],
@@ -135,10 +177,10 @@ def open_checks(
 
             record_push(installation_id=installation_id, repo=repo, delivery_id=delivery_id,
                         number=number, head_sha=head_sha, conn=ctx.conn, **pushed)
-        kwargs = {"installation_id": installation_id, "repo": repo,
-                  "delivery_id": delivery_id, "number": number, "head_sha": head_sha}
+        plan = {"installation_id": installation_id, "repo": repo,
+                "delivery_id": delivery_id, "number": number, "head_sha": head_sha}
         enqueue(ctx.conn, delivery_id,
-                JobSpec("plan", "jobs.planner.plan_pull_request", kwargs, Urgency.DEFAULT))
+                JobSpec("plan", "jobs.planner.plan_pull_request", plan, Urgency.DEFAULT))
         return {"status": "opened", "runs": opened, "plan": plan_id}
 
 
