@@ -71,10 +71,12 @@ def _holder_alive(conn: redis.Redis, held: str) -> bool:
     return bool(worker) and bool(conn.exists(ALIVE.format(name=worker)))
 
 
-def wait_for_claim(conn: redis.Redis, job: Job, done: Callable[[], bool]) -> bool:
+def wait_for_claim(conn: redis.Redis, job: Job, done: Callable[[], bool],
+                   meanwhile: Callable[[], int]) -> bool:
     """Until this job's first look is no longer claimed by another: False when it was done
     meanwhile (`done()`), True once this job holds the claim. A claim whose holder's worker
-    is no longer alive is taken over."""
+    is no longer alive is taken over. While it waits it does other first looks
+    (`meanwhile()`, how many it did), and sleeps only when there are none."""
     key = CLAIM.format(job=job.id)
     while True:
         if done():
@@ -86,7 +88,8 @@ def wait_for_claim(conn: redis.Redis, job: Job, done: Callable[[], bool]) -> boo
         if held and not _holder_alive(conn, held):
             conn.eval(_RELEASE, 1, key, held)  # its leader was killed: this job does it
             continue
-        time.sleep(WAIT_STEP)
+        if not meanwhile():
+            time.sleep(WAIT_STEP)
 
 
 def _executor() -> ThreadPoolExecutor:
@@ -128,11 +131,12 @@ def _candidates(conn: redis.Redis, leader: Job, limit: int, tried: set[str]) -> 
 
 
 def lead(conn: redis.Redis, leader: Job, first_look: FirstLook,
-         warm: Callable[[int], Any]) -> int:
+         warm: Callable[[int], Any], tried: set[str]) -> int:
     """Do the waiting first looks of other deliveries, `CONCURRENCY` at a time, until none is
-    left (or `MAX_PER_JOB`); returns how many were done. `warm(installation)` opens the
-    installation's client in this thread first, so the peers share it. Never raises."""
-    done, tried = 0, set[str]()
+    left (or `MAX_PER_JOB` were `tried`, which it adds to); returns how many were done.
+    `warm(installation)` opens the installation's client in this thread first, so the peers
+    share it. Never raises."""
+    done = 0
     try:
         while len(tried) < MAX_PER_JOB:
             ids = _candidates(conn, leader, min(CONCURRENCY, MAX_PER_JOB - len(tried)), tried)

@@ -125,9 +125,11 @@ def open_checks(
     def planned() -> bool:
         return bool(Job.exists(plan_id, connection=conn))
 
-    def others() -> None:
-        first_look.lead(conn, job, lambda peer: _first_look(peer, conn, factory),
-                        factory or client_for)
+    tried: set[str] = set()  # by this job: one that failed here is left to its own job
+
+    def others() -> int:
+        return first_look.lead(conn, job, lambda peer: _first_look(peer, conn, factory),
+                               factory or client_for, tried)
 
     if planned():
         return {"status": "planned already", "plan": plan_id}
@@ -138,8 +140,8 @@ def open_checks(
             first_look.release(conn, job.id, job)
         others()
         return result
-    others()  # another job's leader has ours: help with the rest, then see what it left
-    if not first_look.wait_for_claim(conn, job, planned):
+    # another job's leader has ours: help with the rest meanwhile, then see what it left
+    if not first_look.wait_for_claim(conn, job, planned, others):
         return {"status": "planned already", "plan": plan_id}
     try:
         return _first_look(kwargs, conn, factory)
