@@ -15,8 +15,17 @@ from app.config import CONFIG_PATH, ConfigError, GenerateMode, RepoConfig
 from app.context import JobContext, is_fork, job_context
 from app.coordinator import ChangedFile, Plan, classify, plan
 from app.files import Files
+from app.gitdata import changed_files
 from app.github import ClientFactory, client_for
-from app.handoff import claim_audit, files_head, handoff, last_try, mark_head, pull_files
+from app.handoff import (
+    claim_audit,
+    files_head,
+    handed_pull,
+    handoff,
+    last_try,
+    mark_head,
+    pull_files,
+)
 from app.logs import bound_delivery
 from app.queue import JobSpec, Urgency, enqueue, is_transient, job_id_for
 from jobs import first_look
@@ -203,21 +212,23 @@ def _close_opened(ctx: JobContext, job_id: str, name: str, head_sha: str, why: s
 def _current(ctx: JobContext, number: int, head_sha: str
              ) -> tuple[Any, list[dict[str, Any]]] | None:
     """The PR and its files if `head_sha` is still its head, else None. A PR handed from the
-    webhook is confirmed by the file list (of that exact commit, or stale), read anyway; a
-    PR without files is read."""
-    pr = ctx.current_pull(number, head_sha, "plan")
-    if pr is None:
-        return None
-    files = pull_files(ctx, number)
-    if not (ctx.handed.get("confirm") and ctx.handed_for == number):
-        return pr, files
+    webhook (newer than any head a job marked) is confirmed by the file list, read anyway:
+    of that exact commit, or stale; a PR without files is read."""
+    webhook = handed_pull(ctx.handed, number, head_sha) if ctx.handed.get("confirm") else None
+    if webhook is None:
+        ctx.handed = {} if ctx.handed.get("confirm") else ctx.handed
+        pr = ctx.current_pull(number, head_sha, "plan")
+        return (pr, pull_files(ctx, number)) if pr is not None else None
+    files = changed_files(ctx, number)
     if (at := files_head(files)) == head_sha:
         mark_head(ctx.conn, ctx.repo, number, head_sha)
-        return pr, files
+        ctx.handed_for, ctx.pull_json = number, ctx.handed["pull"]
+        ctx.__dict__["default_branch"] = webhook.base.repo.default_branch
+        return webhook, files
     if at is not None:  # the list is of a newer head: that push has its own plan
         ctx.audit.record("stale", repo=ctx.repo, number=number, head_sha=head_sha, job="plan")
         return None
-    ctx.handed, ctx.handed_for, ctx.pull_json = {}, None, None
+    ctx.handed = {}
     pr = ctx.current_pull(number, head_sha, "plan")
     return (pr, files) if pr is not None else None
 

@@ -78,6 +78,10 @@ def test_a_readme_push_and_crew_plan_read_each_thing_once(crew: Crew) -> None:
                                            user="alice"))
     assert len(readme) <= 6, readme
     assert _repeated(readme) == []
+    head = emu.state(OWNER, NAME)["branches"]["feature"]  # planned and audited, not dropped
+    assert [r["status"] for r in emu.state(OWNER, NAME)["check_runs"]
+            if r["head_sha"] == head and r["name"] == "shipcrew / policy"] == ["completed"]
+    assert ("GET", f"/repos/{OWNER}/{NAME}/pulls/1/files", "per_page=100") in readme
     plan = _calls(crew, lambda: emu.comment(OWNER, NAME, 1, "/crew plan", "alice", "write"))
     assert len(plan) <= 9, plan
     assert _repeated(plan) == []
