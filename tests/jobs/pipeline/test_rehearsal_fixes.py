@@ -164,11 +164,18 @@ def test_a_stale_yarn_lock_beside_package_lock_and_a_private_registry() -> None:
         '"https://npm.example.internal/argon2/-/argon2-0.26.2.tgz"}}}',
     }
     s = only(files)
-    assert s.build_tool == "npm" and s.install_command == "npm ci"
+    # No .npmrc names that registry: npm fetches through its configured one (integrity-checked),
+    # in the image and in CI alike.
+    assert s.build_tool == "npm" and s.install_command == "npm ci --replace-registry-host=always"
+    assert "RUN npm ci --replace-registry-host=always\n" in dockerfile(files)
     assert "yarn.lock lacks argon2@^0.26.2: package-lock.json is the current lockfile" in (
         s.reasons)
-    assert any(r.startswith("warning: package-lock.json resolves packages from "
-                            "npm.example.internal") for r in s.reasons)
+    assert any(r.startswith("warning: package-lock.json resolves packages from npm.example."
+                            "internal and no .npmrc names a registry") for r in s.reasons)
+    # An .npmrc that names the registry: the build needs it (a build secret), the URLs stay.
+    named = only({**files, ".npmrc": "registry=https://npm.example.internal/\n"})
+    assert named.install_command == "npm ci"
+    assert any("the image build needs that registry" in r for r in named.reasons)
     files["yarn.lock"] += '"argon2@^0.26.2":\n  version "0.26.2"\n'
     assert only(files).build_tool == "yarn"
 
