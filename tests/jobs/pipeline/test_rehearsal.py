@@ -26,7 +26,9 @@ CORPUS_SUBSET = ("mjhea0/flaskr-tdd", "nestjs/typescript-starter", "render-examp
                  "render-examples/flask-hello-world", "render-examples/express-hello-world",
                  "mdn/django-locallibrary-tutorial",
                  # Django 1.10 caps the image at python:3.5; rehearsed on the nearest, 3.6.
-                 "gothinkster/django-realworld-example-app")
+                 "gothinkster/django-realworld-example-app",
+                 # Django 6 on python:3.13 (the interpreter pyenv has).
+                 "heroku/python-getting-started")
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
