@@ -1,55 +1,50 @@
-"""Lenient models of the payload fields we use. Everything else is ignored.
+"""Lenient models of the payload fields the web process routes on. Everything else is ignored.
 
 githubkit's strict webhook models reject many real payloads; these accept any payload
-that has the few fields a handler reads, and say clearly which one is missing otherwise.
+that has the few fields a handler (app.handlers, app.routing) reads, and say clearly which
+one is missing otherwise. Only those: every field declared here is decoded and built on
+every delivery (a repository object GitHub sends has ~100 fields; a handler reads one).
+Whatever else a job needs it reads from `Delivery.payload` or from GitHub.
+
+They are msgspec Structs, decoded straight from the body by `decode_event`: msgspec skips
+the fields nobody declared without building them, where pydantic's JSON parser costs more
+than the rest of a delivery's CPU outside the signature check (bench/ingress.py).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+import msgspec
 
 
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+class _Lenient(msgspec.Struct, frozen=True):
+    pass
 
 
-class Account(_Lenient):
+class Account(_Lenient, frozen=True):
     login: str
-    id: int | None = None
     type: str | None = None
 
 
-class Repository(_Lenient):
+class Repository(_Lenient, frozen=True):
     full_name: str
-    name: str
-    owner: Account
-    default_branch: str = "main"
-    private: bool = False
-    fork: bool = False
 
 
-class Installation(_Lenient):
+class Installation(_Lenient, frozen=True):
     id: int
 
 
-class Ref(_Lenient):
-    ref: str
+class Ref(_Lenient, frozen=True):
     sha: str
     repo: Repository | None = None
 
 
-class PullRequest(_Lenient):
+class PullRequest(_Lenient, frozen=True):
     number: int
-    state: str = "open"
-    title: str = ""
     head: Ref
     base: Ref
-    user: Account
-    draft: bool = False
-    merged: bool | None = None
-    labels: list[dict[str, Any]] = []
+    state: str = "open"
     created_at: str | None = None
     updated_at: str | None = None
 
@@ -59,39 +54,29 @@ class PullRequest(_Lenient):
         return head is None or base is None or head.full_name != base.full_name
 
 
-class Issue(_Lenient):
+class Issue(_Lenient, frozen=True):
     number: int
-    user: Account | None = None
     pull_request: dict[str, Any] | None = None
 
 
-class Comment(_Lenient):
+class Comment(_Lenient, frozen=True):
     id: int
-    body: str | None = None
     user: Account
+    body: str | None = None
     created_at: str | None = None
 
 
-class App(_Lenient):
-    id: int | None = None
-    slug: str | None = None
-
-
-class CheckRun(_Lenient):
+class CheckRun(_Lenient, frozen=True):
     id: int
     name: str
     head_sha: str
-    status: str | None = None
-    conclusion: str | None = None
-    app: App | None = None
-    external_id: str | None = None
 
 
-class RequestedAction(_Lenient):
+class RequestedAction(_Lenient, frozen=True):
     identifier: str
 
 
-class Deployment(_Lenient):
+class Deployment(_Lenient, frozen=True):
     id: int
     sha: str
     ref: str = ""
@@ -99,20 +84,17 @@ class Deployment(_Lenient):
     creator: Account | None = None
 
 
-class DeploymentStatus(_Lenient):
+class DeploymentStatus(_Lenient, frozen=True):
     state: str
     environment: str | None = None
 
 
-class WorkflowRun(_Lenient):
+class WorkflowRun(_Lenient, frozen=True):
     id: int
     head_sha: str
-    head_branch: str | None = None
-    status: str | None = None
-    conclusion: str | None = None
 
 
-class Event(_Lenient):
+class Event(_Lenient, frozen=True):
     """The envelope every handler gets: the common fields plus whatever this event has."""
 
     action: str | None = None
@@ -121,7 +103,8 @@ class Event(_Lenient):
     sender: Account | None = None
     pull_request: PullRequest | None = None
     issue: Issue | None = None
-    comment: Comment | None = None
+    # `deployment_review` carries the reviewer's comment as a plain string: not a Comment
+    comment_or_text: Comment | str | None = msgspec.field(default=None, name="comment")
     check_run: CheckRun | None = None
     requested_action: RequestedAction | None = None
     deployment: Deployment | None = None
@@ -132,8 +115,35 @@ class Event(_Lenient):
     sha: str | None = None
     ref: str | None = None
 
-    @field_validator("comment", mode="before")
-    @classmethod
-    def _comment_object(cls, v: Any) -> Any:
-        # `deployment_review` carries the reviewer's comment as a plain string
-        return v if isinstance(v, dict) or v is None else None
+    @property
+    def comment(self) -> Comment | None:
+        return self.comment_or_text if isinstance(self.comment_or_text, Comment) else None
+
+
+class EventError(ValueError):
+    """Why a body is not an event: `json` (not JSON, or not an object) or `invalid`."""
+
+    def __init__(self, label: str, message: str) -> None:
+        super().__init__(message)
+        self.label = label
+
+
+# strict=False: numbers as strings and the like are taken, as pydantic's lax mode did
+_decoder = msgspec.json.Decoder(Event, strict=False)
+
+
+def decode_event(body: bytes) -> Event:
+    """The routed fields of a delivery's body; EventError when there are none to route on.
+    Nesting too deep for the decoder is refused as not JSON (never a RecursionError)."""
+    try:
+        return _decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        if " - at `$" not in message:  # about the body itself
+            raise EventError("json", "body is not a JSON object") from None
+        what, where = message.rsplit(" - at `$.", 1)
+        raise EventError("invalid", f"payload field {where.rstrip('`')}: {what}") from None
+    except msgspec.DecodeError as exc:
+        raise EventError("json", f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise EventError("json", "body is not valid JSON: nested too deeply") from None

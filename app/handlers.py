@@ -7,6 +7,7 @@ from typing import Any
 
 from app.command_parser import is_actionable
 from app.events import Event
+from app.handoff import from_webhook
 from app.queue import JobSpec, Urgency
 from app.routing import Router
 from app.webhooks import Delivery
@@ -54,6 +55,9 @@ def on_pull_request(event: Event, delivery: Delivery) -> list[JobSpec]:
     if delivery.action not in NEW_HEAD:
         return [JobSpec("plan", "jobs.planner.plan_pull_request", kwargs)]
     extra: dict[str, Any] = {"fork": pr.is_fork}
+    pull = delivery.payload.get("pull_request")
+    if isinstance(pull, dict):  # handed on to the plan, which confirms its head (app.handoff)
+        extra["handed"] = from_webhook(pull)
     if (pushed := _pusher(event)) is not None:
         extra["pushed"] = pushed
     return [JobSpec("open-checks", "jobs.planner.open_checks", {**kwargs, **extra},

@@ -7,6 +7,10 @@ all, stays open. `GuardedHttpTools` adds both: headers over `MAX_HEADER_BYTES` a
 `HEADER_TIMEOUT` seconds of its first byte (or of opening) is answered 408 and closed. The
 body's own time and size limits are the app's (app.main). Behind a reverse proxy these are a
 second line; see README "Running behind a proxy".
+
+uvicorn writes a response's status line and headers, then its body, as two writes: two
+system calls and two TCP segments for every small answer. `_OneWrite` holds the headers of a
+fixed-length answer until its body, so that they leave together.
 """
 
 from __future__ import annotations
@@ -29,12 +33,49 @@ class _HeadersTooLarge(Exception):
     pass
 
 
+class _OneWrite:
+    """The transport as one request's `RequestResponseCycle` sees it (it calls `write`,
+    `close` and `is_closing`): the status line and headers of an answer with a
+    Content-Length are held until its first body bytes or `close`. An interim 100 Continue
+    (written before the response starts), chunked answers and HEAD pass straight through."""
+
+    __slots__ = ("_transport", "_cycle", "_held", "_started")
+
+    def __init__(self, transport: asyncio.Transport, cycle: Any) -> None:
+        self._transport, self._cycle = transport, cycle
+        self._held: bytes | None = None
+        self._started = False
+
+    def write(self, data: bytes) -> None:
+        if self._held is not None:
+            data, self._held = self._held + data, None
+        elif not self._started and self._cycle.response_started:
+            self._started = True  # this write is the status line and headers
+            cycle = self._cycle
+            if (cycle.chunked_encoding is False and cycle.expected_content_length
+                    and cycle.scope["method"] != "HEAD"):
+                self._held = data
+                return
+        self._transport.write(data)
+
+    def close(self) -> None:
+        if self._held is not None:
+            self._transport.write(self._held)
+            self._held = None
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class GuardedHttpTools(HttpToolsProtocol):
     header_timeout = HEADER_TIMEOUT
     max_header_bytes = MAX_HEADER_BYTES
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        self._header_bytes = 0
         self._raw_bytes = 0  # received while the headers are incomplete
         self._in_headers = True
         self._oversize = False
@@ -83,29 +124,26 @@ class GuardedHttpTools(HttpToolsProtocol):
                 self._answer(431, f"request headers over {self.max_header_bytes} bytes")
 
     def on_message_begin(self) -> None:  # idle keep-alive time between requests is uvicorn's
-        self._header_bytes = self._raw_bytes = 0
+        self._raw_bytes = 0
         self._in_headers = True
         self._arm()
         super().on_message_begin()
 
-    def _count(self, size: int) -> None:
-        self._header_bytes += size
-        if self._header_bytes > self.max_header_bytes:
-            self._oversize = True
-            raise _HeadersTooLarge
-
-    def on_url(self, url: bytes) -> None:
-        self._count(len(url))
-        super().on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._count(len(name) + len(value) + 4)
-        super().on_header(name, value)
-
     def on_headers_complete(self) -> None:
         self._in_headers = False
         self._disarm()
+        # Counted once the headers are complete, from what uvicorn collected (one pass, not
+        # a Python call per header); what arrives before they are is counted by
+        # data_received, so at most one read past the limit is ever held.
+        headers = self.headers
+        size = len(self.url) + 4 * len(headers) + sum([len(n) + len(v) for n, v in headers])
+        if size > self.max_header_bytes:
+            self._oversize = True
+            raise _HeadersTooLarge  # the parser stops: send_400_response answers 431
+        cycle = self.cycle
         super().on_headers_complete()
+        if self.cycle is not cycle:  # a new request's cycle (not an upgrade)
+            self.cycle.transport = _OneWrite(self.transport, self.cycle)  # type: ignore[assignment]
 
 
 def serve(app: Any, host: str, port: int) -> None:

@@ -15,9 +15,8 @@ from functools import cached_property
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
 
-from app.events import Event
+from app.events import Event, EventError, decode_event
 
 MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
 _PREFIX = "sha256="
@@ -103,17 +102,9 @@ def parse_delivery(headers: Mapping[str, str], body: bytes, secret: str) -> Deli
         return names
     event, delivery_id = names
     try:
-        # Parsed once, into only the fields we route on. pydantic's parser refuses nesting
-        # deeper than a few hundred levels with an error, where json raises RecursionError.
-        fields = Event.model_validate_json(body)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        if err["type"] == "json_invalid":
-            return Rejection(400, f"body is not valid JSON: {err['msg']}", "json")
-        if not err["loc"]:
-            return Rejection(400, "body is not a JSON object", "json")
-        where = ".".join(str(p) for p in err["loc"])
-        return Rejection(400, f"payload field {where}: {err['msg']}", "invalid")
+        fields = decode_event(body)  # parsed once, into only the fields we route on
+    except EventError as exc:
+        return Rejection(400, str(exc), exc.label)
     action = fields.action
     return Delivery(
         id=delivery_id,

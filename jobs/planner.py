@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 import redis
+from rq import get_current_job
 from rq.job import Job
 
 from app import checks, generated
@@ -14,10 +15,20 @@ from app.config import CONFIG_PATH, ConfigError, GenerateMode, RepoConfig
 from app.context import JobContext, is_fork, job_context
 from app.coordinator import ChangedFile, Plan, classify, plan
 from app.files import Files
-from app.github import ClientFactory
-from app.handoff import claim_audit, handoff, last_try, mark_head, pull_files
+from app.gitdata import changed_files
+from app.github import ClientFactory, client_for
+from app.handoff import (
+    claim_audit,
+    files_head,
+    handed_pull,
+    handoff,
+    last_try,
+    mark_head,
+    pull_files,
+)
 from app.logs import bound_delivery
 from app.queue import JobSpec, Urgency, enqueue, is_transient, job_id_for
+from jobs import first_look
 
 log = logging.getLogger(__name__)
 CONFIG_CHECK = "shipcrew / config"
@@ -107,12 +118,56 @@ def expected_runs(conn: redis.Redis, repo: str, fork: bool) -> list[tuple[str, s
 def open_checks(
     *, installation_id: int, repo: str, number: int, head_sha: str, delivery_id: str,
     fork: bool = False, pushed: dict[str, str] | None = None, conn: redis.Redis | None = None,
-    factory: ClientFactory | None = None,
+    factory: ClientFactory | None = None, handed: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The urgent step of a new head: open its check runs as `queued` (the jobs that complete
-    them take them over), record who `pushed` it (jobs.release.record_push), then enqueue the
-    plan. A transient GitHub error is retried (a run that landed is found, not opened twice);
-    a lasting one is logged and the plan enqueued anyway (the jobs open their own runs)."""
+    """The urgent step of a new head (`first_look`); inside its RQ job it also does the first
+    looks waiting behind it, a few at a time (jobs.first_look: claimed, never dequeued).
+    `handed`: the webhook's PR, for the plan (app.handoff.from_webhook)."""
+    kwargs: dict[str, Any] = {
+        "installation_id": installation_id, "repo": repo, "number": number,
+        "head_sha": head_sha, "delivery_id": delivery_id, "fork": fork, "pushed": pushed,
+        "handed": handed}
+    job = get_current_job()
+    if job is None or conn is not None or not job.id.endswith(first_look.SUFFIX):
+        return _first_look(kwargs, conn, factory)
+    conn = job.connection
+    plan_id = job_id_for(delivery_id, "plan")
+
+    def planned() -> bool:
+        return bool(Job.exists(plan_id, connection=conn))
+
+    tried: set[str] = set()  # by this job: one that failed here is left to its own job
+
+    def others() -> int:
+        return first_look.lead(conn, job, lambda peer: _first_look(peer, conn, factory),
+                               factory or client_for, tried)
+
+    if planned():
+        return {"status": "planned already", "plan": plan_id}
+    if first_look.claim(conn, job.id, job):
+        try:
+            result = _first_look(kwargs, conn, factory)
+        finally:
+            first_look.release(conn, job.id, job)
+        others()
+        return result
+    # another job's leader has ours: help with the rest meanwhile, then see what it left
+    if not first_look.wait_for_claim(conn, job, planned, others):
+        return {"status": "planned already", "plan": plan_id}
+    try:
+        return _first_look(kwargs, conn, factory)
+    finally:
+        first_look.release(conn, job.id, job)
+
+
+def _first_look(kw: dict[str, Any], conn: redis.Redis | None,
+                factory: ClientFactory | None) -> dict[str, Any]:
+    """Open the new head's check runs as `queued` (the jobs that complete them take them
+    over), record who `pushed` it (jobs.release.record_push), then enqueue the plan. A
+    transient GitHub error is retried (a run that landed is found, not opened twice); a
+    lasting one is logged and the plan enqueued anyway (the jobs open their own runs)."""
+    installation_id, repo, delivery_id = kw["installation_id"], kw["repo"], kw["delivery_id"]
+    number, head_sha, pushed = kw["number"], kw["head_sha"], kw.get("pushed")
     with bound_delivery(delivery_id):
         ctx = job_context(installation_id, repo, delivery_id, conn, factory)
         plan_id = job_id_for(delivery_id, "plan")
@@ -120,7 +175,7 @@ def open_checks(
             return {"status": "planned already", "plan": plan_id}
         opened: list[str] = []
         try:
-            for name, job in expected_runs(ctx.conn, repo, fork):
+            for name, job in expected_runs(ctx.conn, repo, bool(kw.get("fork"))):
                 checks.open_queued(ctx.gh, ctx.conn, job_id_for(delivery_id, job), ctx.owner,
                                    ctx.name, name=name, head_sha=head_sha,
                                    title=QUEUED_TITLE[name],
@@ -135,10 +190,12 @@ def open_checks(
 
             record_push(installation_id=installation_id, repo=repo, delivery_id=delivery_id,
                         number=number, head_sha=head_sha, conn=ctx.conn, **pushed)
-        kwargs = {"installation_id": installation_id, "repo": repo,
-                  "delivery_id": delivery_id, "number": number, "head_sha": head_sha}
+        plan = {"installation_id": installation_id, "repo": repo,
+                "delivery_id": delivery_id, "number": number, "head_sha": head_sha}
+        if kw.get("handed"):
+            plan["handed"] = kw["handed"]
         enqueue(ctx.conn, delivery_id,
-                JobSpec("plan", "jobs.planner.plan_pull_request", kwargs, Urgency.DEFAULT))
+                JobSpec("plan", "jobs.planner.plan_pull_request", plan, Urgency.DEFAULT))
         return {"status": "opened", "runs": opened, "plan": plan_id}
 
 
@@ -152,18 +209,43 @@ def _close_opened(ctx: JobContext, job_id: str, name: str, head_sha: str, why: s
     checks.forget_opened(ctx.conn, job_id)
 
 
+def _current(ctx: JobContext, number: int, head_sha: str
+             ) -> tuple[Any, list[dict[str, Any]]] | None:
+    """The PR and its files if `head_sha` is still its head, else None. A PR handed from the
+    webhook (newer than any head a job marked) is confirmed by the file list, read anyway:
+    of that exact commit, or stale; a PR without files is read."""
+    webhook = handed_pull(ctx.handed, number, head_sha) if ctx.handed.get("confirm") else None
+    if webhook is None:
+        ctx.handed = {} if ctx.handed.get("confirm") else ctx.handed
+        pr = ctx.current_pull(number, head_sha, "plan")
+        return (pr, pull_files(ctx, number)) if pr is not None else None
+    files = changed_files(ctx, number)
+    if (at := files_head(files)) == head_sha:
+        mark_head(ctx.conn, ctx.repo, number, head_sha)
+        ctx.handed_for, ctx.pull_json = number, ctx.handed["pull"]
+        ctx.__dict__["default_branch"] = webhook.base.repo.default_branch
+        return webhook, files
+    if at is not None:  # the list is of a newer head: that push has its own plan
+        ctx.audit.record("stale", repo=ctx.repo, number=number, head_sha=head_sha, job="plan")
+        return None
+    ctx.handed = {}
+    pr = ctx.current_pull(number, head_sha, "plan")
+    return (pr, files) if pr is not None else None
+
+
 def plan_pull_request(
     *, installation_id: int, repo: str, number: int, head_sha: str, delivery_id: str,
     conn: redis.Redis | None = None, factory: ClientFactory | None = None,
+    handed: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     with bound_delivery(delivery_id):
-        ctx = job_context(installation_id, repo, delivery_id, conn, factory)
-        if (pr := ctx.current_pull(number, head_sha, "plan")) is None:
+        ctx = job_context(installation_id, repo, delivery_id, conn, factory, handed)
+        if (current := _current(ctx, number, head_sha)) is None:
             for job, name in (("generate", PIPELINE_CHECK), ("audit", POLICY_CHECK)):
                 _close_opened(ctx, job_id_for(delivery_id, job), name, head_sha,
                               "Superseded: a newer push has its own run")
             return {"status": "stale"}
-        files = pull_files(ctx, number)
+        pr, files = current
         config = ctx.config
         if isinstance(config, ConfigError):
             report_config_error(ctx, head_sha, config)

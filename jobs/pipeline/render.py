@@ -250,6 +250,8 @@ def _docker_context(stack: Stack, files: Files,
         except ValueError:
             scripts = {}
         ctx["pnpm_pin"] = node.pnpm_pin(Tree(files), stack)
+        ctx["pnpm_from_npm"] = node.pnpm_from_npm(Tree(files), stack)
+        ctx["build_env"] = node.build_env_skip(Tree(files), stack)
         ctx["keep_dev"] = stack.framework == "nextjs" and any(
             has(f"next.config.{ext}") for ext in ("ts", "mts"))
         ctx["env"] = node.container_env(stack, scripts if isinstance(scripts, dict) else {})

@@ -6,6 +6,7 @@ protocol `shipcrew web` uses (app.server), in this process, on 127.0.0.1.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -101,6 +102,17 @@ def test_real_deliveries_still_work(client: TestClient, redis_conn: redis.Redis)
 
 class _Quick(GuardedHttpTools):
     header_timeout = 1.0
+    writes: list[int] = []  # the size of each write to a connection, in order
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        write = transport.write
+
+        def recorded(data: bytes | bytearray | memoryview) -> None:
+            _Quick.writes.append(len(data))
+            write(data)
+
+        transport.write = recorded  # type: ignore[method-assign]
+        super().connection_made(transport)
 
 
 @pytest.fixture
@@ -119,6 +131,7 @@ def server(settings: Settings, redis_conn: redis.Redis,
     deadline = time.monotonic() + 10
     while not srv.started and time.monotonic() < deadline:
         time.sleep(0.02)
+    _Quick.writes = []
     yield port
     srv.should_exit = True
     thread.join(10)
@@ -238,3 +251,36 @@ def test_slow_bodies_started_apart_each_time_out_and_others_pass(
         with sock:
             assert _answer(sock).startswith(b"HTTP/1.1 408")
     assert queued_jobs(redis_conn) == ["between-1--open-checks"]
+
+
+def _signed(delivery: str, body: bytes, close: bool = False) -> bytes:
+    return (b"POST /webhooks HTTP/1.1\r\nHost: x\r\n%sContent-Length: %d\r\n"
+            b"X-GitHub-Event: pull_request\r\nX-GitHub-Delivery: %s\r\n"
+            b"X-Hub-Signature-256: %s\r\n\r\n"
+            % (b"Connection: close\r\n" if close else b"", len(body), delivery.encode(),
+               sign(body, WEBHOOK_SECRET).encode()) + body)
+
+
+def test_each_answer_leaves_in_one_write(server: int, redis_conn: redis.Redis) -> None:
+    body = (FIXTURES / "webhooks/pull_request/opened-2.json").read_bytes()
+    with _connect(server) as sock:  # two deliveries on one keep-alive connection
+        sock.sendall(_signed("one-write-1", body))
+        first = sock.recv(65536)
+        sock.sendall(_signed("one-write-2", body, close=True))
+        second = _answer(sock)
+    assert first.startswith(b"HTTP/1.1 202") and b'"status":"enqueued"' in first
+    assert second.startswith(b"HTTP/1.1 202") and b"one-write-2" in second
+    assert _Quick.writes == [len(first), len(second)]  # status line, headers and body at once
+    assert queued_jobs(redis_conn) == ["one-write-1--open-checks", "one-write-2--open-checks"]
+
+
+def test_headers_over_the_limit_in_one_read_are_431(server: int) -> None:
+    # Complete within one read, so counted once they are (not by what arrived before).
+    lines = [b"X-Pad-%d: %s\r\n" % (i, b"a" * 1000) for i in range(80)]  # 80 KB
+    with _connect(server) as sock:
+        sock.sendall(b"POST /webhooks HTTP/1.1\r\nHost: x\r\n" + b"".join(lines) + b"\r\n")
+        assert _answer(sock).startswith(b"HTTP/1.1 431")
+    with _connect(server) as sock:  # under the limit: on to the app, which wants a signature
+        sock.sendall(b"POST /webhooks HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                     + b"".join(lines[:50]) + b"\r\n")
+        assert _answer(sock).startswith(b"HTTP/1.1 401")

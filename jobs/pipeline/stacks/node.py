@@ -194,6 +194,40 @@ def pnpm_pin(tree: Tree, stack: Stack) -> str | None:
     return PNPM_LOCK_MAJOR.get(m.group(1)) if m else None
 
 
+def pnpm_from_npm(tree: Tree, stack: Stack) -> str | None:
+    """The pnpm version to `npm install -g` on Node < 18, else None. Node 16 bundles an
+    experimental corepack from before range resolution and npm's signing-key rotation;
+    the corepack on npm needs Node >= 18. npm (bundled with every image) installs pnpm."""
+    major = re.match(r"\d+", stack.version or "")
+    if stack.build_tool != "pnpm" or major is None or int(major.group()) >= 18:
+        return None
+    for where in (tree.at(stack.path), tree.at(stack.build_root)):
+        declared = str(where.json("package.json").get("packageManager") or "")
+        if declared.startswith("pnpm@"):
+            return declared.removeprefix("pnpm@").split("+", 1)[0]
+    return pnpm_pin(tree, stack)
+
+
+def build_env_skip(tree: Tree, stack: Stack) -> str | None:
+    """`NAME=1` for the build step when the project's t3-env schemas (`createEnv` with
+    `skipValidation: ...process.env.NAME...`) would reject the build: `next build` imports
+    the env module, and the deployment's secrets are runtime values, absent at build. The
+    name is the one the authors chose to skip with (SKIP_ENV_VALIDATION, or CI)."""
+    if stack.build_command is None:
+        return None
+    names: list[str] = []
+    for _, text in tree.at(stack.build_root).walk(".ts", ".js", ".mjs", ".mts"):
+        if "createEnv(" not in text:
+            continue
+        for expr in re.findall(r"skipValidation\s*:\s*([^\n]*(?:\n\s*[|&!][^\n]*)*)", text):
+            # Truthiness checks only (`!!process.env.CI`), not comparisons (`=== "lint"`).
+            names += [m.group(1) for m in re.finditer(
+                r"process\.env\.(\w+)(?!\s*[=!]==?)", expr)]
+    if not names:
+        return None
+    return ("SKIP_ENV_VALIDATION" if "SKIP_ENV_VALIDATION" in names else names[0]) + "=1"
+
+
 def container_env(stack: Stack, scripts: dict[str, str]) -> dict[str, str]:
     """Environment the image sets so the server binds every interface where the framework
     reads it from the environment."""
@@ -216,7 +250,17 @@ def detect(tree: Tree, workspace_root: str | None = None) -> Stack:
                + (f" from {lock}" if lock else " (no lockfile: CI installs without a lock)"),
                *lock_notes]
     private = private_registries(tree, lock)
-    if private and lock:
+    rehost = bool(private and lock and tool == "npm" and not re.search(
+        r"^\s*registry\s*=", root.text(".npmrc") or tree.text(".npmrc") or "", re.M))
+    if rehost:
+        # The URLs in a lockfile are where its author's npm fetched from; the integrity
+        # hashes pin the content. No .npmrc names that registry: fetch through the one npm
+        # is configured with (the public one, or what a build secret's .npmrc sets).
+        reasons.append(f"warning: {lock} resolves packages from {', '.join(private)} and no "
+                       ".npmrc names a registry: `npm ci --replace-registry-host=always` "
+                       "fetches them from the configured registry, integrity-checked (a "
+                       "package only that registry has needs an .npmrc as a build secret)")
+    elif private and lock:
         reasons.append(f"warning: {lock} resolves packages from {', '.join(private)}: the image "
                        "build needs that registry (an .npmrc with its URL and token as a build "
                        "secret)")
@@ -270,6 +314,8 @@ def detect(tree: Tree, workspace_root: str | None = None) -> Stack:
             why += "; exports a package entry point"
         reasons.append(why)
     _commands(stack, pkg, scripts)
+    if rehost and stack.install_command == "npm ci":
+        stack.install_command = "npm ci --replace-registry-host=always"
     return stack
 
 

@@ -24,7 +24,11 @@ SAMPLES = Path(__file__).parent / "samples"
 # rest of the corpus: bench/rehearse.py, whose failures are mostly this machine's limits).
 CORPUS_SUBSET = ("mjhea0/flaskr-tdd", "nestjs/typescript-starter", "render-examples/fastapi",
                  "render-examples/flask-hello-world", "render-examples/express-hello-world",
-                 "mdn/django-locallibrary-tutorial")
+                 "mdn/django-locallibrary-tutorial",
+                 # Django 1.10 caps the image at python:3.5; rehearsed on the nearest, 3.6.
+                 "gothinkster/django-realworld-example-app",
+                 # Django 6 on python:3.13 (the interpreter pyenv has).
+                 "heroku/python-getting-started")
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -72,3 +76,25 @@ def test_listen_addresses_sees_a_loopback_only_server() -> None:
         port = s.getsockname()[1]
         assert listen_addresses(port) == {"0100007F"}
     assert listen_addresses(port) == set()
+
+
+@pytest.mark.parametrize("image", ["3.5", "3.7", "3.13", "3.14"])
+def test_the_rehearsal_runs_the_images_python_or_says_which_it_used(
+        image: str, tmp_path: Path) -> None:
+    import subprocess
+
+    from bench.rehearse import _build_env
+    from bench.rehearse_env import python_for, pythons
+
+    minor, interpreter = python_for(image)
+    assert pythons()[minor] == interpreter
+    if image in pythons():
+        assert minor == image
+    env, note = _build_env(tmp_path, f"FROM python:{image}-slim AS build\n")
+    ran = subprocess.run([str(tmp_path / "shims" / "python"), "-c",
+                          "import sys; print('%d.%d' % sys.version_info[:2])"],
+                         capture_output=True, text=True, env=env, check=True).stdout.strip()
+    assert ran == minor
+    assert note == ("" if minor == image else
+                    f"; image python:{image}, rehearsed on python {minor} (the nearest this "
+                    "machine has)")

@@ -164,11 +164,18 @@ def test_a_stale_yarn_lock_beside_package_lock_and_a_private_registry() -> None:
         '"https://npm.example.internal/argon2/-/argon2-0.26.2.tgz"}}}',
     }
     s = only(files)
-    assert s.build_tool == "npm" and s.install_command == "npm ci"
+    # No .npmrc names that registry: npm fetches through its configured one (integrity-checked),
+    # in the image and in CI alike.
+    assert s.build_tool == "npm" and s.install_command == "npm ci --replace-registry-host=always"
+    assert "RUN npm ci --replace-registry-host=always\n" in dockerfile(files)
     assert "yarn.lock lacks argon2@^0.26.2: package-lock.json is the current lockfile" in (
         s.reasons)
-    assert any(r.startswith("warning: package-lock.json resolves packages from "
-                            "npm.example.internal") for r in s.reasons)
+    assert any(r.startswith("warning: package-lock.json resolves packages from npm.example."
+                            "internal and no .npmrc names a registry") for r in s.reasons)
+    # An .npmrc that names the registry: the build needs it (a build secret), the URLs stay.
+    named = only({**files, ".npmrc": "registry=https://npm.example.internal/\n"})
+    assert named.install_command == "npm ci"
+    assert any("the image build needs that registry" in r for r in named.reasons)
     files["yarn.lock"] += '"argon2@^0.26.2":\n  version "0.26.2"\n'
     assert only(files).build_tool == "yarn"
 
@@ -243,3 +250,61 @@ def test_pnpm_without_a_package_manager_field_gets_the_lockfile_major() -> None:
     files["package.json"] = files["package.json"].replace(
         '{"private"', '{"packageManager": "pnpm@10.6.0", "private"')
     assert "RUN corepack enable\n" in dockerfile(files)
+
+
+def test_pnpm_on_node_16_comes_from_npm_not_corepack() -> None:
+    # shadcn-ui/taxonomy @ 651f984e: .nvmrc v16.18.0, pnpm lockfile 6.0, no packageManager.
+    files = {
+        ".nvmrc": "v16.18.0\n",
+        "package.json": '{"name": "taxonomy", "scripts": {"build": "next build", "start": '
+        '"next start"}, "dependencies": {"next": "13.3.2-canary.13"}}',
+        "pnpm-lock.yaml": "lockfileVersion: '6.0'\n",
+    }
+    text = dockerfile(files)
+    assert "FROM node:16-slim AS build" in text
+    assert "RUN npm install -g pnpm@8\n" in text
+    assert not [ln for ln in text.splitlines() if "corepack" in ln and not ln.startswith("#")]
+    # A declared packageManager is the version; Node 18 and newer keep corepack.
+    declared = {**files, "package.json": files["package.json"].replace(
+        '{"name"', '{"packageManager": "pnpm@8.6.12+sha256.abc", "name"')}
+    assert "RUN npm install -g pnpm@8.6.12\n" in dockerfile(declared)
+    newer = dockerfile({**files, ".nvmrc": "v20.11.0\n"})
+    assert "RUN corepack enable && corepack prepare pnpm@8 --activate" in newer
+    assert "npm install -g" not in newer
+
+
+T3_ENV = '''export const env = createEnv({
+  server: { POSTGRES_URL: z.url() },
+  skipValidation:
+    !!process.env.CI || process.env.npm_lifecycle_event === "lint",
+});
+'''
+
+
+def test_t3_env_validation_is_skipped_at_build_only() -> None:
+    # t3-oss/create-t3-turbo @ e69b5858: apps/nextjs/src/env.ts and packages/auth/env.ts
+    # validate runtime secrets on import; `next build` imports them; CI skips validation.
+    files = {
+        "package.json": '{"name": "create-t3-turbo", "packageManager": "pnpm@10.19.0"}',
+        "pnpm-workspace.yaml": "packages:\n  - apps/*\n  - packages/*\n",
+        "pnpm-lock.yaml": "lockfileVersion: '9.0'\n",
+        "apps/nextjs/package.json": '{"name": "@acme/nextjs", "scripts": {"build": "next '
+        'build", "start": "next start"}, "dependencies": {"next": "^16.0.7", "@acme/auth": '
+        '"workspace:*"}}',
+        "apps/nextjs/src/env.ts": T3_ENV,
+        "packages/auth/package.json": '{"name": "@acme/auth", "exports": {"./env": "./env.ts"}}',
+        "packages/auth/env.ts": T3_ENV.replace("POSTGRES_URL: z.url()", "AUTH_SECRET: z.string()"),
+    }
+    text = plan_generation(files).changes["apps/nextjs/Dockerfile"]
+    assert "RUN CI=1 pnpm --filter @acme/nextjs... run build\n" in text
+    runtime = text.split("\nFROM node:")[2]
+    assert "CI=" not in runtime  # the running service validates the deployment's values
+    # The create-t3-app name wins when the schema offers it; no schema, no variable.
+    files["apps/nextjs/src/env.ts"] = T3_ENV.replace("!!process.env.CI",
+                                                     "!!process.env.SKIP_ENV_VALIDATION")
+    assert "RUN SKIP_ENV_VALIDATION=1 pnpm --filter" in plan_generation(files).changes[
+        "apps/nextjs/Dockerfile"]
+    for path in ("apps/nextjs/src/env.ts", "packages/auth/env.ts"):
+        del files[path]
+    assert "RUN pnpm --filter @acme/nextjs... run build\n" in plan_generation(files).changes[
+        "apps/nextjs/Dockerfile"]

@@ -1,0 +1,170 @@
+"""Many first looks at once (issue 16): a first-look job (`jobs.planner.open_checks`) also does
+the first looks still waiting on the urgent queue, a few at a time, concurrently.
+
+Nothing is taken off the queue. A first look is claimed (`CLAIM`, naming the claiming job and
+its worker) before anyone does it, by its own job or by another first-look job (the leader);
+the leader does it as that job (same job id: the check runs' idempotency in app.checks is the
+job's), then releases the claim. When the job itself runs later it finds its plan enqueued and
+returns at once. A job whose first look is claimed by another waits until the claim is
+released (or its holder's worker is no longer alive: killed), then does whatever is left (a
+run that landed is found by its external_id, not opened twice). A first look that fails in
+the leader is released untouched: its own job does it, with its own retries.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import redis
+from rq.job import Job, _current_job
+
+from app.maintenance import ALIVE
+from app.queue import Urgency, job_id_for
+
+log = logging.getLogger(__name__)
+SUFFIX = job_id_for("", "open-checks")  # "--open-checks"
+CLAIM = "shipcrew:first-look:{job}"
+CLAIM_TTL = 600  # a leader's first look is bounded by GitHub's timeouts, far below this
+CONCURRENCY = 6  # first looks of others one leader does at once (each one POST or two)
+MAX_PER_JOB = 60  # then the leader's own job ends; another first look leads on
+WAIT_STEP = 0.01
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+FirstLook = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _holder(job: Job) -> str:
+    return f"{job.id}|{job.worker_name or ''}"
+
+
+def claim(conn: redis.Redis, job_id: str, by: Job) -> bool:
+    """Claim the first look of `job_id` for the job `by`; True also when `by` holds it (a
+    retry of the job that claimed it)."""
+    key = CLAIM.format(job=job_id)
+    if conn.set(key, _holder(by), nx=True, ex=CLAIM_TTL):
+        return True
+    raw = conn.get(key)
+    held = raw.decode() if isinstance(raw, bytes) else (raw or "")
+    if held.partition("|")[0] == by.id:
+        conn.set(key, _holder(by), ex=CLAIM_TTL)
+        return True
+    return False
+
+
+def release(conn: redis.Redis, job_id: str, by: Job) -> None:
+    conn.eval(_RELEASE, 1, CLAIM.format(job=job_id), _holder(by))
+
+
+def _holder_alive(conn: redis.Redis, held: str) -> bool:
+    worker = held.partition("|")[2]
+    return bool(worker) and bool(conn.exists(ALIVE.format(name=worker)))
+
+
+def wait_for_claim(conn: redis.Redis, job: Job, done: Callable[[], bool],
+                   meanwhile: Callable[[], int]) -> bool:
+    """Until this job's first look is no longer claimed by another: False when it was done
+    meanwhile (`done()`), True once this job holds the claim. A claim whose holder's worker
+    is no longer alive is taken over. While it waits it does other first looks
+    (`meanwhile()`, how many it did), and sleeps only when there are none."""
+    key = CLAIM.format(job=job.id)
+    while True:
+        if done():
+            return False
+        if claim(conn, job.id, job):
+            return True
+        raw = conn.get(key)
+        held = raw.decode() if isinstance(raw, bytes) else (raw or "")
+        if held and not _holder_alive(conn, held):
+            conn.eval(_RELEASE, 1, key, held)  # its leader was killed: this job does it
+            continue
+        if not meanwhile():
+            time.sleep(WAIT_STEP)
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=CONCURRENCY,
+                                       thread_name_prefix="shipcrew-first-look")
+        return _pool
+
+
+def _as(peer: Job, first_look: FirstLook) -> dict[str, Any]:
+    """Run inside a copy of the leader's context (its open GitHub clients) as `peer`, so
+    app.checks records the peer's runs under the peer's job id."""
+    token = _current_job.set(peer)
+    try:
+        return first_look(dict(peer.kwargs))
+    finally:
+        _current_job.reset(token)
+
+
+def _candidates(conn: redis.Redis, leader: Job, limit: int, tried: set[str]) -> list[str]:
+    """First looks waiting on the urgent queue, newest first, claimed for `leader` (none it
+    `tried` already: one that failed here is left to its own job)."""
+    key = f"rq:queue:{Urgency.URGENT.value}"
+    raw: list[bytes] = conn.lrange(key, -4 * limit - len(tried), -1)  # type: ignore[assignment]
+    ids = [r.decode() for r in reversed(raw)]
+    ids = [i for i in ids if i.endswith(SUFFIX) and i != leader.id and i not in tried]
+    if not ids:
+        return []
+    with conn.pipeline(transaction=False) as pipe:
+        for job_id in ids:
+            pipe.set(CLAIM.format(job=job_id), _holder(leader), nx=True, ex=CLAIM_TTL)
+        got = pipe.execute()
+    mine = [i for i, ok in zip(ids, got, strict=True) if ok]
+    for extra in mine[limit:]:
+        release(conn, extra, leader)
+    return mine[:limit]
+
+
+def lead(conn: redis.Redis, leader: Job, first_look: FirstLook,
+         warm: Callable[[int], Any], tried: set[str]) -> int:
+    """Do the waiting first looks of other deliveries, `CONCURRENCY` at a time, until none is
+    left (or `MAX_PER_JOB` were `tried`, which it adds to); returns how many were done.
+    `warm(installation)` opens the installation's client in this thread first, so the peers
+    share it. Never raises."""
+    done = 0
+    try:
+        while len(tried) < MAX_PER_JOB:
+            ids = _candidates(conn, leader, min(CONCURRENCY, MAX_PER_JOB - len(tried)), tried)
+            if not ids:
+                break
+            tried.update(ids)
+            try:
+                done += _batch(conn, ids, first_look, warm)
+            finally:
+                for job_id in ids:
+                    release(conn, job_id, leader)
+    except Exception as exc:  # noqa: BLE001 - the leader's own first look is done already
+        log.warning("could not do the waiting first looks: %s", exc)
+    return done
+
+
+def _batch(conn: redis.Redis, ids: list[str], first_look: FirstLook,
+           warm: Callable[[int], Any]) -> int:
+    peers = [j for j in Job.fetch_many(ids, connection=conn) if j is not None]
+    for inst in {p.kwargs.get("installation_id") for p in peers}:
+        warm(int(inst))  # type: ignore[arg-type]
+    futures = [(p, _executor().submit(contextvars.copy_context().run, _as, p, first_look))
+               for p in peers]
+    done = 0
+    for peer, future in futures:
+        try:
+            future.result()
+            done += 1
+        except Exception as exc:  # noqa: BLE001 - its own job does it, with its retries
+            log.info("first look of %s left to its own job: %s", peer.id, exc)
+    return done
