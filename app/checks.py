@@ -3,6 +3,8 @@ within 65,535 characters, at most 3 requested actions with GitHub's label limits
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -18,6 +20,7 @@ _OPEN = "shipcrew:open-check:{job}"
 _CREATING = "shipcrew:created-checks:{job}"  # "name@sha" -> run id, "?<external_id>" (or
 _IN_FLIGHT = "?"  # "" before) while the POST is in flight
 _OPEN_TTL = 7 * 24 * 3600
+OPEN_INDEX = "shipcrew:open-checks"  # JSON of the job an open run awaits -> when (app.sweep)
 _TRUNCATED = "\n\n… (truncated: GitHub keeps at most 65,535 characters)"
 
 Level = Literal["notice", "warning", "failure"]
@@ -124,7 +127,19 @@ def _record(job: Job, key: str, field: str, run_id: int, open_key: str | None) -
         pipe.hset(key, field, run_id)
         if open_key is not None:
             pipe.set(open_key, run_id, ex=_OPEN_TTL)
+            _index_open(pipe, job.id)
         pipe.execute()
+
+
+def _index_open(pipe: Any, job_id: str) -> None:
+    """Note, inside a PR's job, that a run is open for `job_id` (the current job or the one it
+    opens a queued run for): app.sweep completes it should that job end without doing so."""
+    job = _job()
+    if job is None or not job.kwargs.get("installation_id") or not job.kwargs.get("repo"):
+        return
+    entry = {"job": job_id, "by": job.id, "installation": int(job.kwargs["installation_id"]),
+             "repo": str(job.kwargs["repo"]), "number": job.kwargs.get("number")}
+    pipe.zadd(OPEN_INDEX, {json.dumps(entry, sort_keys=True): time.time()}, nx=True)
 
 
 def _completed(job: Job, field: str, run_id: int) -> None:
@@ -234,7 +249,10 @@ def open_queued(gh: GitHub[Any], conn: Any, job_id: str, owner: str, repo: str, 
             "external_id": f"{external_id};job={job_id}" if external_id else job_id,
             "output": {"title": title, "summary": title}}
     run_id = _create_once(gh, owner, repo, data, reopen=False)
-    conn.set(_OPEN.format(job=job_id), run_id, ex=_OPEN_TTL)
+    with conn.pipeline() as pipe:
+        pipe.set(_OPEN.format(job=job_id), run_id, ex=_OPEN_TTL)
+        _index_open(pipe, job_id)
+        pipe.execute()
     return run_id
 
 

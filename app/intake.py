@@ -57,6 +57,8 @@ for _ = 1, n do
              'description', ARGV[i + 5])
   redis.call('SADD', KEYS[2], ARGV[i + 2])
   redis.call('RPUSH', ARGV[i + 2], ARGV[i + 3])
+  redis.call('RPUSH', ARGV[i + 2] .. ':wake', '1')  -- app.queue.wake
+  redis.call('LTRIM', ARGV[i + 2] .. ':wake', -64, -1)
   i = i + 6
 end
 while i <= #ARGV do

@@ -27,7 +27,7 @@ from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from rq.timeouts import TimerDeathPenalty
 
 from app import metrics
-from app.queue import queues
+from app.queue import JobSpec, enqueue, queues, wake
 
 log = logging.getLogger(__name__)
 ALIVE = "shipcrew:alive:{name}"
@@ -72,6 +72,35 @@ def enqueue_due(conn: redis.Redis, now: float) -> int:
                 pipe.execute()
             moved += job is not None
     return moved
+
+
+def schedule_job(conn: redis.Redis, now: float, interval: float, spec: JobSpec, job_key: str,
+                 next_key: str, *, force: bool = False) -> bool:
+    """Enqueue a periodic job when due (or `force`d) and none is in flight: the job's id goes
+    to `job_key`, when it is due next to `next_key`."""
+    due = conn.get(next_key)
+    if not force and due is not None and now < float(due):
+        return False
+    current = conn.get(job_key)
+    if current is not None:
+        job_id = current.decode() if isinstance(current, bytes) else str(current)
+        job = Job.fetch_many([job_id], connection=conn)[0]
+        if job is not None and _in_flight(conn, job):
+            return False
+    job_id = enqueue(conn, f"at-{int(now * 1000)}", spec)
+    conn.set(job_key, job_id, ex=3 * 24 * 3600)
+    conn.set(next_key, now + interval)
+    return True
+
+
+def _in_flight(conn: redis.Redis, job: Job) -> bool:
+    """Yet to end. A `queued` job counts only while it is on its queue (or taken off it): one
+    lost from every list must not hold its successors back for good."""
+    status = job.get_status(refresh=False)
+    if status == JobStatus.QUEUED:
+        key = f"{Queue.redis_queue_namespace_prefix}{job.origin}"
+        return any(conn.lpos(k, job.id) is not None for k in (key, f"{key}:intermediate"))
+    return status in (JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
 
 
 def _orphaned(conn: redis.Redis, job: Job | None, now: float) -> bool:
@@ -122,6 +151,7 @@ def _requeue_limbo(conn: redis.Redis, queue: Queue, now: float) -> int:
             pipe.lrem(queue.intermediate_queue_key, 1, job_id)
             if again:
                 pipe.lpush(queue.key, job_id)
+                wake(pipe, queue.key)
             pipe.delete(key)
             pipe.execute()
         moved += again

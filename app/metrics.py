@@ -25,6 +25,8 @@ RELIABILITY_METRICS = {
     "reaped": ("shipcrew_jobs_reaped_total", "Jobs requeued because their worker died"),
     "redelivered": ("shipcrew_redeliveries_total",
                     "Failed webhook deliveries GitHub was asked to redeliver"),
+    "swept": ("shipcrew_checks_swept_total",
+              "Check runs of ours left open that the sweep completed"),
 }
 
 

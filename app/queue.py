@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import redis
 from rq import Callback, Queue, Retry
+from rq.exceptions import DequeueTimeout
 from rq.job import Job
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,14 @@ class JobSpec:
 # The pop moves the job to RQ's intermediate list of its queue, as RQ's own LMOVE does, until
 # the worker has marked it started (`ReliableDequeue`): a worker killed in between leaves it
 # there, and the reaper (app.maintenance) puts it back on its queue.
+# An idle worker never pops while it blocks (RQ's multi-queue BLPOP hands the job to a worker
+# that a SIGKILL can take with it before anything records it): it blocks on its queues' wake
+# lists, which every push also feeds (one token, the list capped), then pops as above; and it
+# looks again by itself every WAKE_WAIT seconds, for a push that sent no token.
 FAIR_WINDOW = 200
+WAKE = "{queue}:wake"  # RQ's queue key + ":wake"
+WAKE_KEEP = 64
+WAKE_WAIT = 1.0
 SERVED = "shipcrew:served:{queue}"  # installation -> stamp of its last dequeue; "#": counter
 _FAIR_POP = """
 local ids = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
@@ -90,15 +98,26 @@ def _fair_pop(conn: redis.Redis, queue: Queue) -> Any:
         return conn.eval(_FAIR_POP, *args)
 
 
+def wake(conn: Any, queue_key: str) -> None:
+    """Wake one idle worker of the queue (`conn` may be a pipeline)."""
+    conn.rpush(WAKE.format(queue=queue_key), 1)
+    conn.ltrim(WAKE.format(queue=queue_key), -WAKE_KEEP, -1)
+
+
 class FairQueue(Queue):
-    """RQ's queue with a fair dequeue for the workers (`queue_class`); enqueueing and every
-    registry are RQ's own."""
+    """RQ's queue with a fair dequeue for the workers (`queue_class`) and a wake-up for idle
+    workers on every push; enqueueing and every registry are RQ's own."""
+
+    def push_job_id(self, job_id: str, pipeline: Any = None, at_front: bool = False) -> None:
+        super().push_job_id(job_id, pipeline=pipeline, at_front=at_front)
+        wake(pipeline if pipeline is not None else self.connection, self.key)
 
     @classmethod
     def dequeue_any(cls, queues: Any, timeout: int | None, connection: redis.Redis,
                     job_class: Any = None, serializer: Any = None,
                     death_penalty_class: Any = None) -> tuple[Job, Queue] | None:
         queue_list = list(queues)
+        deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             for queue in queue_list:
                 raw = _fair_pop(connection, queue)
@@ -112,11 +131,14 @@ class FairQueue(Queue):
                     return found
                 break  # a job that no longer exists: look again from the top
             else:
-                if timeout is None:
+                if deadline is None:
                     return None
-                # All empty: wait for the next job (the only one, so fair) as RQ does.
-                return super().dequeue_any(queue_list, timeout, connection, job_class,
-                                           serializer, death_penalty_class)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise DequeueTimeout(timeout, [q.key for q in queue_list])
+                # All empty: block until a push wakes us, then pop as above.
+                connection.blpop([WAKE.format(queue=q.key) for q in queue_list],
+                                 max(0.01, min(WAKE_WAIT, left)))
 
 
 def queues(conn: redis.Redis) -> list[Queue]:
@@ -133,7 +155,7 @@ def enqueue(conn: redis.Redis, delivery_id: str, spec: JobSpec, pipeline: Any = 
     """`at_front`: a PR's follow-up work, taken before other PRs' new work of the same
     installation (across installations `FairQueue` shares the workers)."""
     job_id = job_id_for(delivery_id, spec.name)
-    Queue(spec.urgency.value, connection=conn).enqueue_call(
+    FairQueue(spec.urgency.value, connection=conn).enqueue_call(
         spec.func,
         kwargs=dict(spec.kwargs),
         job_id=job_id,

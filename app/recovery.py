@@ -20,10 +20,9 @@ from datetime import datetime
 from typing import Any
 
 import redis
-from rq.job import Job, JobStatus
 
 from app import metrics
-from app.queue import JobSpec, Urgency, enqueue
+from app.queue import JobSpec, Urgency
 
 log = logging.getLogger(__name__)
 CHECKPOINT = "shipcrew:deliveries:checkpoint"  # epoch seconds of the newest delivery seen
@@ -35,6 +34,10 @@ OVERLAP = 600.0  # deliveries may still be in flight when we look: read back thi
 FIRST_LOOK = 6 * 3600.0  # with no checkpoint yet
 MAX_PAGES = 50
 MAX_ATTEMPTS = 3
+# An ask whose redelivery is not in the log this long after was lost (the worker died while
+# asking): ask again. Asking twice is harmless: a redelivery keeps its GUID, which the App
+# dedupes on.
+ASK_AGAIN = 60.0
 REMEMBER = 3 * 24 * 3600  # GitHub redelivers attempts up to three days old
 _CURSOR = re.compile(r"[?&]cursor=([^&>]+)[^>]*>;\s*rel=\"next\"")
 
@@ -106,8 +109,12 @@ def recover(conn: redis.Redis, gh: Any, now: float) -> int:
     attempts = read_log(gh, since)
     asked = 0
     for a in to_redeliver(x for x in attempts if x.at >= since):
-        if not conn.set(_ASKED.format(id=a.id), 1, nx=True, ex=REMEMBER):
-            continue  # asked already: its redelivery has not shown up in the log yet
+        key = _ASKED.format(id=a.id)
+        if not conn.set(key, now, nx=True, ex=REMEMBER):
+            asked_at = conn.get(key)
+            if asked_at is not None and now - float(asked_at) < ASK_AGAIN:
+                continue  # asked already: its redelivery has not shown up in the log yet
+            conn.set(key, now, ex=REMEMBER)  # long ago: the ask was lost (we died asking)
         tries = conn.incr(_TRIES.format(guid=a.guid))
         conn.expire(_TRIES.format(guid=a.guid), REMEMBER)
         if tries > MAX_ATTEMPTS:
@@ -143,19 +150,8 @@ def recover_deliveries() -> dict[str, Any]:
 
 def schedule(conn: redis.Redis, now: float, interval: float, *, force: bool = False) -> bool:
     """Enqueue the recovery job when due (or `force`d) and none is in flight."""
-    due = conn.get(_NEXT)
-    if not force and due is not None and now < float(due):
-        return False
-    current = conn.get(_JOB)
-    if current is not None:
-        job_id = current.decode() if isinstance(current, bytes) else str(current)
-        job = Job.fetch_many([job_id], connection=conn)[0]
-        busy = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
-        if job is not None and job.get_status(refresh=False) in busy:
-            return False
+    from app.maintenance import schedule_job
+
     spec = JobSpec("recover-deliveries", "app.recovery.recover_deliveries", {},
                    Urgency.URGENT, timeout=300)
-    job_id = enqueue(conn, f"at-{int(now * 1000)}", spec)
-    conn.set(_JOB, job_id, ex=REMEMBER)
-    conn.set(_NEXT, now + interval)
-    return True
+    return schedule_job(conn, now, interval, spec, _JOB, _NEXT, force=force)

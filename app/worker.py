@@ -16,7 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
-from rq import SimpleWorker, Worker
+from rq import Queue, SimpleWorker, Worker
+from rq.executions import Execution
+from rq.worker.base import BaseWorker, WorkerStatus
 
 from app.main import redis_from_url
 from app.maintenance import Maintenance, mark_alive
@@ -32,7 +34,7 @@ RECONNECT_WAIT = 1.0
 # again for each job; bench/worker.py measures both.
 PRELOAD = ("jobs.planner", "jobs.command_runner", "jobs.pipeline.github", "jobs.auditor.github",
            "jobs.auditor.push", "jobs.release.github", "jobs.release.rollback",
-           "jobs.release.reviews", "jobs.release.heads", "app.recovery")
+           "jobs.release.reviews", "jobs.release.heads", "app.recovery", "app.sweep")
 
 
 def preload() -> None:
@@ -41,14 +43,29 @@ def preload() -> None:
     gc.freeze()  # the horses' collector never walks (and so never copies) these objects
 
 
-class _MarksStartedThenReleases:
+class _MarksStartedThenReleases(BaseWorker):
     """`FairQueue` parks a dequeued job in its queue's intermediate list; RQ takes it out
     there only for single-queue workers, ours listen to several: always, in the same Redis
-    step that marks the job started."""
+    step that marks the job started. That step is the one that records the job's execution
+    in the started registry (RQ marks it started only later, in the work horse): a job in the
+    registry is then one the reaper can hand back, never one still `queued` there that
+    neither the reaper nor the intermediate list would find again."""
+
+    def prepare_execution(self, job: Any) -> Execution:
+        with self.connection.pipeline() as pipe:
+            execution = Execution.create(job, self.get_heartbeat_ttl(job), pipeline=pipe,
+                                         worker_name=self.name)
+            self.executions[execution.id] = execution
+            self.set_state(WorkerStatus.BUSY, pipeline=pipe)
+            job.prepare_for_execution(self.name, pipeline=pipe)
+            pipe.lrem(f"{Queue.redis_queue_namespace_prefix}{job.origin}:intermediate", 1,
+                      job.id)
+            pipe.execute()
+        return execution
 
     def prepare_job_execution(self, job: Any, remove_from_intermediate_queue: bool = False
                               ) -> None:
-        super().prepare_job_execution(job, remove_from_intermediate_queue=True)  # type: ignore[misc]
+        super().prepare_job_execution(job, remove_from_intermediate_queue=True)
 
 
 class ReliableWorker(_MarksStartedThenReleases, Worker):
@@ -59,13 +76,17 @@ class ReliableSimpleWorker(_MarksStartedThenReleases, SimpleWorker):
     pass
 
 
-def _periodic(interval: float) -> Callable[[redis.Redis, float], None]:
-    from app import recovery
+def _periodic(interval: float | None) -> Callable[[redis.Redis, float], None]:
+    """The leader's periodic jobs: missed-delivery recovery (every `interval` seconds, if set)
+    and the sweep of check runs no job will complete (app.sweep)."""
+    from app import recovery, sweep
 
     first = [True]
 
     def run(conn: redis.Redis, now: float) -> None:
-        recovery.schedule(conn, now, interval, force=first[0])  # catch up once on taking over
+        if interval:
+            recovery.schedule(conn, now, interval, force=first[0])  # catch up on taking over
+        sweep.schedule(conn, now)
         first[0] = False
 
     return run
@@ -85,7 +106,7 @@ def run_worker(redis_url: str, names: list[str] | None = None, *, burst: bool = 
     if cls is ReliableWorker:
         preload()
     me = f"{socket.gethostname()}:{os.getpid()}"
-    periodic = _periodic(recovery_interval) if recovery_interval else None
+    periodic = _periodic(recovery_interval)
     maintenance = Maintenance(lambda: redis_from_url(redis_url), me, periodic)
     if burst:
         from app.maintenance import enqueue_due

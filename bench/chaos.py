@@ -205,6 +205,7 @@ class Driver:
 def chaos(stack: Stack, rng: random.Random, kinds: set[str], seconds: float,
           stop: threading.Event, log: list[str]) -> None:
     t0 = time.monotonic()
+    log.append(f"start {time.time():.3f}")
     emu = httpx.Client(base_url=stack.emu_url + "/_emulator", timeout=120)
     seed = rng.randrange(1 << 30)
     if "github" in kinds:
@@ -253,6 +254,17 @@ def settle(driver: Driver, stack: Stack, seconds: float) -> tuple[Tally, float]:
         time.sleep(5)
 
 
+def dump(driver: Driver, workdir: Path, log: list[str]) -> None:
+    """The emulator's state, requests and deliveries as JSON next to Redis's append-only file,
+    and what the chaos did when (time.time() of the start first)."""
+    repos = sorted({pr.repo for pr in driver.prs})
+    found = {"states": {r: driver.control("GET", f"/repos/{r}/state") for r in repos},
+             "requests": driver.control("GET", "/requests"),
+             "deliveries": driver.control("GET", "/deliveries")}
+    (workdir / "emulator.json").write_text(json.dumps(found))
+    (workdir / "chaos.log").write_text("\n".join(log) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.chaos", description=__doc__.split("\n")[0])
     p.add_argument("--seed", type=int, default=1)
@@ -280,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             monkey.join()
         tally, waited = settle(driver, stack, args.settle)
+        if args.keep:
+            dump(driver, workdir, log)
         driver.http.close()
     finally:
         stack.stop()

@@ -96,3 +96,18 @@ def test_the_leader_schedules_recovery_once_then_at_its_interval(redis_conn: red
     assert schedule(redis_conn, 110.0, 30) is False  # one in flight (and not due)
     queued = [j for q in queues(redis_conn) for j in q.job_ids]
     assert len(queued) == 1 and queued[0].endswith("--recover-deliveries")
+
+
+def test_a_periodic_job_lost_from_every_list_does_not_stop_its_schedule(
+        redis_conn: redis.Redis) -> None:
+    """A `queued` job that is on no list (a worker took it and died, before wake lists) would
+    never run: recovery must not wait on it for good, as one chaos run saw it do."""
+    assert schedule(redis_conn, 100.0, 30) is True
+    [queue] = [q for q in queues(redis_conn) if q.job_ids]
+    [lost] = queue.job_ids
+    redis_conn.lrem(queue.key, 1, lost)  # gone from the queue, still `queued`
+    assert Job.fetch(lost, connection=redis_conn).get_status() == JobStatus.QUEUED
+    assert schedule(redis_conn, 200.0, 30) is True
+    [again] = queue.job_ids
+    assert again != lost
+    assert schedule(redis_conn, 300.0, 30) is False  # that one is on its queue

@@ -179,3 +179,39 @@ def test_a_retry_that_finds_its_own_commit_on_the_branch_succeeds(crew: Crew) ->
 
     with pytest.raises(RequestFailed):
         push_to_branch(ctx, "feature", pr["head_sha"], {"Dockerfile": "FROM busybox\n"}, "x")
+
+
+def _asks_and_dies(url: str, settings: Any, now: float) -> None:
+    """The recovery job's process, SIGKILLed as it asks GitHub to redeliver."""
+    import os
+    import signal
+
+    gh = GitHubApp(settings).app_client()
+    gh.rest.apps.redeliver_webhook_delivery = (  # type: ignore[method-assign]
+        lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL))
+    recover(redis.Redis.from_url(url), gh, now)
+
+
+def test_a_redelivery_whose_ask_died_with_its_worker_is_asked_again(
+        crew: Crew, redis_url: str) -> None:
+    import multiprocessing
+
+    from app.recovery import ASK_AGAIN
+
+    emu = crew.emulator
+    pr = _pr(crew, "asked")
+    emu.set_webhook_url("http://127.0.0.1:9/webhooks")
+    emu.comment(OWNER, "asked", pr["number"], "/crew why asked-env", user="alice")
+    emu.set_webhook_url(crew.url + "/webhooks")
+    now = time.time()
+    child = multiprocessing.get_context("fork").Process(
+        target=_asks_and_dies, args=(redis_url, crew.settings, now))
+    child.start()
+    child.join()
+    assert child.exitcode == -9  # killed while asking: GitHub never got the ask
+    gh = GitHubApp(crew.settings).app_client()
+    assert recover(crew.conn, gh, now + 1) == 0  # its redelivery may still be on its way
+    assert recover(crew.conn, gh, now + ASK_AGAIN + 1) == 1  # it was not: asked again
+    emu.deliveries()
+    crew.work()
+    assert len(_bot_replies(crew, "asked", "asked-env")) == 1
