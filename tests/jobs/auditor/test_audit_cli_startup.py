@@ -31,7 +31,7 @@ from pathlib import Path
 from jobs.auditor.cli import cli_audit
 code = cli_audit(Path(sys.argv[1]), "json", [])
 heavy = sorted(m for m in ("pydantic", "multiprocessing", "githubkit", "starlette", "rq",
-                           "app.config", "logging") if m in sys.modules)
+                           "app.config", "logging", "ruamel.yaml") if m in sys.modules)
 print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
 """
 
@@ -43,14 +43,14 @@ def _run(tree: Path) -> tuple[dict[str, object], str]:
     return dict(json.loads(last)), "\n".join(said)
 
 
-def test_no_config_loads_no_pydantic_and_a_config_still_fails_closed(tmp_path: Path) -> None:
+def test_no_config_loads_no_pydantic_nor_ruamel_and_a_config_still_fails_closed(tmp_path: Path) -> None:
     (tmp_path / "k8s").mkdir()
     (tmp_path / "k8s" / "pod.yaml").write_text(PRIVILEGED)
     assert _run(tmp_path)[0] == {"code": 1, "heavy": []}
     (tmp_path / ".github").mkdir()
     (tmp_path / ".github" / "shipcrew.yml").write_text("policies:\n  mode: [enforce\n")
     result, said = _run(tmp_path)
-    assert result == {"code": 2, "heavy": ["app.config", "pydantic"]}
+    assert result == {"code": 2, "heavy": ["app.config", "pydantic", "ruamel.yaml"]}
     assert "invalid config" in said and ".github/shipcrew.yml:3:1: invalid YAML" in said, said
 
 
