@@ -43,7 +43,8 @@ def _run(tree: Path) -> tuple[dict[str, object], str]:
     return dict(json.loads(last)), "\n".join(said)
 
 
-def test_no_config_loads_no_pydantic_nor_ruamel_and_a_config_still_fails_closed(tmp_path: Path) -> None:
+def test_no_config_loads_no_pydantic_nor_ruamel_and_a_broken_one_fails_closed(
+        tmp_path: Path) -> None:
     (tmp_path / "k8s").mkdir()
     (tmp_path / "k8s" / "pod.yaml").write_text(PRIVILEGED)
     assert _run(tmp_path)[0] == {"code": 1, "heavy": []}
