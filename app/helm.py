@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,7 +76,7 @@ def _write(chart: Files, where: Path) -> Path:
     return root
 
 
-def _limit() -> None:  # runs in the child between fork and exec
+def _limit() -> None:  # in the check child between fork and exec (helm_child.py: at its start)
     # RLIMIT_DATA, not RLIMIT_AS: Go reserves address space it never uses, and fails under an
     # address-space limit; what it commits (private writable memory) is what DATA counts.
     resource.setrlimit(resource.RLIMIT_DATA, (HELM_MEMORY, HELM_MEMORY))
@@ -121,11 +122,14 @@ class Isolated:
             stdin.seek(0)
             self.proc = subprocess.Popen(
                 argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                preexec_fn=_limit, cwd=ROOT, env=_child_env())
+                preexec_fn=self._preexec(), cwd=ROOT, env=_child_env())
         self.deadline = time.monotonic() + HELM_TIMEOUT
 
     def _command(self, op: str, request: dict[str, Any]) -> tuple[list[str], bytes]:
         return [sys.executable, "-S", "-m", "app.helm", op], json.dumps(request).encode()
+
+    def _preexec(self) -> Callable[[], None] | None:
+        return _limit
 
     def _reply(self, data: bytes) -> dict[str, Any]:
         reply: dict[str, Any] = json.loads(data)
@@ -172,8 +176,12 @@ class _Render(Isolated):
         options = {"name": request["release"], "namespace": request["namespace"],
                    "is_install": True}
         values = request["values"]
-        return ([sys.executable, "-I", "-S", str(CHILD), _library(), str(root),
-                 json.dumps(options)], b"" if values is None else json.dumps(values).encode())
+        return ([sys.executable, "-I", "-S", str(CHILD), str(HELM_MEMORY), str(HELM_CPU_SECONDS),
+                 _library(), str(root), json.dumps(options)],
+                b"" if values is None else json.dumps(values).encode())
+
+    def _preexec(self) -> Callable[[], None] | None:
+        return None  # the child limits itself before it loads Helm
 
     def _reply(self, data: bytes) -> dict[str, Any]:
         if data[:1] != b"O":

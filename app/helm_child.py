@@ -1,18 +1,21 @@
 """The Helm render child: Helm's Go SDK (libhelm_c) called directly, nothing else imported.
 
-    python -I -S app/helm_child.py LIBRARY CHART_DIR OPTIONS_JSON < values.json
+    python -I -S app/helm_child.py MEMORY_BYTES CPU_SECONDS LIBRARY CHART_DIR OPTIONS < values
 
-app/helm.py starts this script for every render (with the memory and CPU limits, the timeout
-and the output cap) and reads the answer from stdout: `O<n>\\n` then the chart's metadata (n
-bytes of JSON) and the rendered templates (JSON, template path -> text, paths prefixed by the
-chart's name), or `E` and Helm's error message. Parsing, prefix removal and error locations
-happen in the parent, so this process imports only ctypes: starting Python and helm-python's
-wrapper (logging, typing, pathlib, json, ...) cost more than loading Helm. The library is the
-one helm-python ships, declared with helm-python's own signatures (a test compares them).
+app/helm.py starts this script for every render; the timeout and the output cap are the
+parent's, the memory and CPU limits are set here before Helm loads (no `preexec_fn`: the
+parent spawns without copying itself). The answer on stdout is `O<n>\\n`, the chart's
+metadata (n bytes of JSON) and the rendered templates (JSON, path -> text, each path prefixed
+by the chart's name), or `E` and Helm's error message. Parsing, prefix removal and error
+locations happen in the parent, so this process imports only ctypes: starting Python and
+helm-python's wrapper (logging, typing, pathlib, json, ...) cost more than loading Helm. The
+library is the one helm-python ships, declared with helm-python's own signatures (a test
+compares them).
 """
 
 import ctypes
 import os
+import resource
 import sys
 
 ABI = "0.2."  # helm-c versions whose C ABI these declarations match
@@ -63,8 +66,15 @@ def render(library: str, chart_dir: str, options: str, values: bytes) -> bytes:
     return b"O%d\n" % len(metadata) + metadata + _text(out)
 
 
+def limit(memory: int, cpu_seconds: int) -> None:
+    """app.helm's limits (the check child gets them from `preexec_fn` there)."""
+    resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+
+
 if __name__ == "__main__":
-    library, chart_dir, options = sys.argv[1:4]
+    limit(int(sys.argv[1]), int(sys.argv[2]))
+    library, chart_dir, options = sys.argv[3:6]
     sys.stdout.buffer.write(render(library, chart_dir, options, sys.stdin.buffer.read()))
     sys.stdout.flush()
     os._exit(0)  # no interpreter teardown: nothing is left to free

@@ -83,7 +83,8 @@ def test_the_declarations_are_helm_pythons(monkeypatch: pytest.MonkeyPatch) -> N
 def test_the_child_imports_only_ctypes(tmp_path: Path) -> None:
     write_tree(tmp_path / "chart", CHART)
     done = subprocess.run(
-        [sys.executable, "-I", "-S", "-X", "importtime", str(helm.CHILD), helm._library(),
+        [sys.executable, "-I", "-S", "-X", "importtime", str(helm.CHILD), str(helm.HELM_MEMORY),
+         str(helm.HELM_CPU_SECONDS), helm._library(),
          str(tmp_path / "chart"), json.dumps({"name": "web"})],
         input=b"", capture_output=True, check=True)
     assert done.stdout.startswith(b"O")

@@ -31,7 +31,7 @@ from pathlib import Path
 from jobs.auditor.cli import cli_audit
 code = cli_audit(Path(sys.argv[1]), "json", [])
 heavy = sorted(m for m in ("pydantic", "multiprocessing", "githubkit", "starlette", "rq",
-                           "app.config", "logging", "ruamel.yaml") if m in sys.modules)
+                           "app.config", "logging", "ruamel.yaml", "app.helm") if m in sys.modules)
 print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
 """
 
