@@ -93,3 +93,12 @@ def test_the_child_imports_only_ctypes(tmp_path: Path) -> None:
     assert "ctypes" in imported
     assert not imported & {"json", "helm_python", "logging", "typing", "pathlib", "tempfile",
                            "re", "app"}
+
+
+def test_garbage_past_the_memory_limit_still_renders() -> None:
+    """Go's collector is off in the child until the heap nears GOMEMLIMIT (half the limit):
+    a chart that allocates 1.5 GB in passing, 1 GiB being the limit, still renders."""
+    chart = {"Chart.yaml": CHART["Chart.yaml"],
+             "templates/x.yaml": '{{ range until 300000 }}{{ $x := repeat 5000 "x" }}{{ end }}'
+                                 "a: 1\n"}
+    assert helm.render_chart(chart) == {"templates/x.yaml": "a: 1\n"}
