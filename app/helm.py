@@ -22,21 +22,21 @@ import json
 import os
 import re
 import resource
-import selectors
+import select
 import signal
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app import ROOT
 from app.files import Files, write_tree
+from app.spawn import Spawned, remove_tree, scratch_dir
 
 if TYPE_CHECKING:
+    import subprocess
+
     import redis
     import yaml
 
@@ -83,25 +83,27 @@ def _limit() -> None:  # in the check child between fork and exec (helm_child.py
     resource.setrlimit(resource.RLIMIT_CPU, (HELM_CPU_SECONDS, HELM_CPU_SECONDS + 1))
 
 
-def _collect(proc: subprocess.Popen[bytes], deadline: float) -> tuple[bytes, bytes]:
+def _collect(proc: subprocess.Popen[bytes] | Spawned, deadline: float) -> tuple[bytes, bytes]:
     """stdout (at most HELM_OUTPUT + 1 bytes) and stderr's tail, before `deadline`."""
     assert proc.stdout and proc.stderr
     out, err = bytearray(), bytearray()
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ, out)
-        sel.register(proc.stderr, selectors.EVENT_READ, err)
-        while sel.get_map():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise ChartError(f"rendering took over {HELM_TIMEOUT:g} s")
-            for key, _ in sel.select(left):
-                chunk = os.read(key.fd, 65536)
-                if not chunk:
-                    sel.unregister(key.fileobj)
-                if key.data is out or len(err) < 8000:  # the head of stderr says why
-                    key.data.extend(chunk)
-                if len(out) > HELM_OUTPUT:
-                    raise ChartError(f"rendered output is over {HELM_OUTPUT >> 20} MB")
+    into = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
+    poller = select.poll()
+    for fd in into:
+        poller.register(fd, select.POLLIN)
+    while into:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise ChartError(f"rendering took over {HELM_TIMEOUT:g} s")
+        for fd, _ in poller.poll(left * 1000):
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                poller.unregister(fd)
+                into.pop(fd)
+            elif into[fd] is out or len(err) < 8000:  # the head of stderr says why
+                into[fd].extend(chunk)
+            if len(out) > HELM_OUTPUT:
+                raise ChartError(f"rendered output is over {HELM_OUTPUT >> 20} MB")
     return bytes(out), bytes(err)
 
 
@@ -117,22 +119,22 @@ class Isolated:
 
     def __init__(self, op: str, **request: Any) -> None:
         argv, data = self._command(op, request)
-        with tempfile.TemporaryFile() as stdin:  # the request never blocks the caller
-            stdin.write(data)
-            stdin.seek(0)
-            self.proc = subprocess.Popen(
-                argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                preexec_fn=self._preexec(), cwd=ROOT, env=self._env())
+        self.proc = self._spawn(argv, data)
         self.deadline = time.monotonic() + HELM_TIMEOUT
 
     def _command(self, op: str, request: dict[str, Any]) -> tuple[list[str], bytes]:
-        return [sys.executable, "-S", "-m", "app.helm", op], json.dumps(request).encode()
+        return [sys.executable, "-S", "-m", "app.helm_check", op], json.dumps(request).encode()
 
-    def _preexec(self) -> Callable[[], None] | None:
-        return _limit
+    def _spawn(self, argv: list[str], data: bytes) -> subprocess.Popen[bytes] | Spawned:
+        import subprocess  # the worker's check op; `shipcrew audit` only renders
+        import tempfile
 
-    def _env(self) -> dict[str, str]:
-        return _child_env()
+        with tempfile.TemporaryFile() as stdin:  # the request never blocks the caller
+            stdin.write(data)
+            stdin.seek(0)
+            return subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, preexec_fn=_limit, cwd=ROOT,
+                                    env=_child_env())
 
     def _reply(self, data: bytes) -> dict[str, Any]:
         reply: dict[str, Any] = json.loads(data)
@@ -167,14 +169,14 @@ class Isolated:
 class _Render(Isolated):
     """A render by app/helm_child.py: the chart is written here, and the child only loads
     Helm's library and calls it (no helm-python wrapper, no json: it starts in a third of
-    the time). Its answer becomes the same reply `_child` would give."""
+    the time). Its answer becomes the reply app.helm_check's renderer would give."""
 
     def _command(self, op: str, request: dict[str, Any]) -> tuple[list[str], bytes]:
-        self.tmp = tempfile.TemporaryDirectory(prefix="shipcrew-chart-")
+        self.tmp = scratch_dir("shipcrew-chart-")
         try:
-            root = _write(request["chart"], Path(self.tmp.name))
+            root = _write(request["chart"], Path(self.tmp))
         except (ChartError, ValueError):
-            self.tmp.cleanup()
+            remove_tree(self.tmp)
             raise
         options = {"name": request["release"], "namespace": request["namespace"],
                    "is_install": True}
@@ -183,14 +185,13 @@ class _Render(Isolated):
                  _library(), str(root), json.dumps(options)],
                 b"" if values is None else json.dumps(values).encode())
 
-    def _preexec(self) -> Callable[[], None] | None:
-        return None  # the child limits itself before it loads Helm
-
-    def _env(self) -> dict[str, str]:
-        # Go's collector would run several times while Helm's packages initialise (~20% of
-        # the child's CPU); off, it runs only once the heap nears GOMEMLIMIT, well below the
+    def _spawn(self, argv: list[str], data: bytes) -> Spawned:
+        # The child limits itself before it loads Helm (so no preexec_fn: posix_spawn). Go's
+        # collector would run several times while Helm's packages initialise (~20% of the
+        # child's CPU); off, it runs only once the heap nears GOMEMLIMIT, well below the
         # memory limit, so a chart that makes garbage still renders in bounded memory.
-        return {**os.environ, "GOGC": "off", "GOMEMLIMIT": str(HELM_MEMORY // 2)}
+        env = {**os.environ, "GOGC": "off", "GOMEMLIMIT": str(HELM_MEMORY // 2)}
+        return Spawned(argv, env, data)
 
     def _reply(self, data: bytes) -> dict[str, Any]:
         if data[:1] != b"O":
@@ -205,7 +206,8 @@ class _Render(Isolated):
 
     def close(self) -> None:
         super().close()
-        self.tmp.cleanup()
+        if os.path.isdir(self.tmp):
+            remove_tree(self.tmp)
 
 
 class _Answered:
@@ -402,58 +404,3 @@ def manifests(text: str, path: str = "manifest") -> list[dict[str, Any]]:
             raise ChartError(f"rendered document is a {type(doc).__name__}, not a mapping", path)
         out.append(doc)
     return out
-
-
-# --- the child ---------------------------------------------------------------------------------
-
-
-def _render(root: Path, release: str, values: dict[str, Any] | None,
-            namespace: str) -> dict[str, str]:
-    import helm_python as helm
-
-    try:
-        with helm.Chart.load(root) as loaded:
-            prefix = f"{loaded.name}/"
-            rendered = loaded.render(values=values, name=release, namespace=namespace,
-                                     is_install=True)
-    except helm.HelmError as exc:
-        raise ChartError(str(exc), *_located(str(exc))) from exc
-    return {path.removeprefix(prefix): text for path, text in sorted(rendered.items())}
-
-
-def _lint(root: Path, values: dict[str, Any] | None,
-          kube_version: str | None) -> list[dict[str, Any]]:
-    import helm_python as helm
-
-    names = {0: "unknown", 1: "info", 2: "warning", 3: "error"}
-    report = helm.lint(root, values, strict=True, kube_version=kube_version)
-    found = [{"severity": names.get(m.get("severity", 0), "unknown"), "path": m.get("path", ""),
-              "message": m.get("error", "")} for m in report.get("messages", [])]
-    found += [{"severity": "error", "path": "", "message": e} for e in report.get("errors", [])
-              if not any(e in f["message"] for f in found)]
-    return found
-
-
-def _run(op: str, chart: Files, release: str = RELEASE, values: dict[str, Any] | None = None,
-         namespace: str = "default", kube_version: str | None = None) -> Any:
-    with tempfile.TemporaryDirectory(prefix="shipcrew-chart-") as tmp:
-        root = _write(chart, Path(tmp))  # op "check" (renders alone run in app/helm_child.py)
-        lint = _lint(root, values, kube_version)
-        try:
-            render: dict[str, Any] = {"ok": _render(root, release, values, namespace)}
-        except ChartError as exc:
-            render = _error(exc)
-        return {"lint": lint, "render": render}
-
-
-def _child(op: str) -> None:
-    request = json.loads(sys.stdin.buffer.read())
-    try:
-        reply: dict[str, Any] = {"ok": _run(op, **request)}
-    except ChartError as exc:
-        reply = _error(exc)
-    sys.stdout.write(json.dumps(reply))
-
-
-if __name__ == "__main__":
-    _child(sys.argv[1])

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from app import helm, helm_child
+from app import helm, helm_check, helm_child
 from app.files import write_tree
 
 CHART = {"Chart.yaml": "apiVersion: v2\nname: web\nversion: 0.1.0\n",
@@ -29,7 +29,7 @@ def wrapper_reply(chart: dict[str, str], release: str, values: dict[str, Any] | 
     """What the helm-python wrapper answers (the check op's renderer, in this process)."""
     write_tree(tmp / "chart", chart)
     try:
-        return {"ok": helm._render(tmp / "chart", release, values, namespace)}
+        return {"ok": helm_check._render(tmp / "chart", release, values, namespace)}
     except helm.ChartError as exc:
         return helm._error(exc)
 

@@ -69,3 +69,18 @@ def test_no_config_is_the_default_config() -> None:
     assert judged(None) == judged(default)
     assert {f.mode.value for f in audit_files(files, changed=changed).findings
             if f.path == "k8s/old.yaml"} == {"audit"}
+
+
+CHART_PROBE = PROBE.replace('("pydantic",', '("subprocess", "tempfile", "helm_python", "pydantic",')
+
+
+def test_a_chart_renders_without_subprocess_tempfile_or_helm_python(tmp_path: Path) -> None:
+    chart = tmp_path / "deploy" / "web"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")
+    (chart / "templates" / "pod.yaml").write_text(PRIVILEGED)
+    done = subprocess.run([sys.executable, "-c", CHART_PROBE, str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True, check=False, timeout=60)
+    result = json.loads(done.stderr.strip().splitlines()[-1])
+    assert result == {"code": 1, "heavy": ["app.helm"]}
+    assert '"rule": "K8S' in done.stdout and "deploy/web/templates/pod.yaml" in done.stdout
