@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -84,3 +85,16 @@ def test_a_chart_renders_without_subprocess_tempfile_or_helm_python(tmp_path: Pa
     result = json.loads(done.stderr.strip().splitlines()[-1])
     assert result == {"code": 1, "heavy": ["app.helm"]}
     assert '"rule": "K8S' in done.stdout and "deploy/web/templates/pod.yaml" in done.stdout
+
+
+def test_the_command_line_is_parsed_without_shutil() -> None:
+    probe = ("import sys; from app.cli import parser; parser().parse_args(['audit', '.']); "
+             "print(sorted(m for m in ('shutil', 'bz2', 'lzma') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                          text=True, check=True, env={**os.environ, "COLUMNS": "60"})
+    assert done.stdout.strip() == "[]"
+    usage = subprocess.run([sys.executable, "-m", "app.cli", "audit", "--help"], cwd=ROOT,
+                           capture_output=True, text=True, check=True,
+                           env={**os.environ, "COLUMNS": "60"}).stdout
+    assert "--format {text,json,sarif}" in usage
+    assert max(len(line) for line in usage.splitlines()) <= 60
