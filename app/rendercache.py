@@ -2,9 +2,10 @@
 
 The pipeline's validation renders a chart and the audit of the same head renders it again
 moments later, often in the other worker; a README-only push renders it a third time. Each
-render is a child process with Python and Helm's Go runtime (~0.3 s of CPU). So replies are
-kept in Redis under a hash of the request (the chart's files, release, values, namespace,
-Kubernetes version) and of what answers it (app/helm.py's source, the Helm SDK's version).
+render is a child process with Python and Helm's Go runtime (~0.1-0.3 s of CPU). So replies
+are kept in Redis under a hash of the request (the chart's files, release, values, namespace,
+Kubernetes version) and of what answers it (the source of app/helm.py, helm_child.py and
+helm_check.py, the Helm SDK's version).
 
 Only answers that follow from the chart are kept: a rendered chart, lint messages, a template
 error. A limit that was hit (memory, CPU, time, output) may be the load's fault: never kept.
@@ -32,7 +33,9 @@ MAX_ENTRY_BYTES = 1024 * 1024  # compressed; a larger answer is rendered again
 
 @cache
 def _renderer() -> bytes:
-    h = hashlib.sha256((Path(__file__).parent / "helm.py").read_bytes())
+    h = hashlib.sha256()
+    for name in ("helm.py", "helm_child.py", "helm_check.py"):
+        h.update((Path(__file__).parent / name).read_bytes())
     try:
         h.update(metadata.version("helm-python-sdk").encode())
     except metadata.PackageNotFoundError:

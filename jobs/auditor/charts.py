@@ -53,11 +53,12 @@ def release(root: str) -> str:
 def start_charts(files: Files, roots: list[str] | None = None) -> dict[str, Any]:
     """Start rendering every chart now (root -> its render; `.close()` each when done). A
     chart that cannot even start is left out: the audit tries again and reports why."""
-    start = renderer()
+    roots = chart_roots(files) if roots is None else roots
+    start = renderer() if roots else None  # no chart: Helm's module is not even imported
     pending: dict[str, Any] = {}
     if start is None:
         return pending
-    for root in chart_roots(files) if roots is None else roots:
+    for root in roots:
         try:
             pending[root] = start(chart_files(files, root), release=release(root))
         except Exception:  # reported by core.chart_documents

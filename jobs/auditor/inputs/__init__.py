@@ -13,18 +13,17 @@ import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dockerfile
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import DuplicateKeyError
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from app.findings import Finding, Severity
 from jobs.auditor.charts import chart_roots as chart_roots
 from jobs.auditor.charts import in_chart as in_chart
 from jobs.auditor.inputs import yaml_lines as inputs_yaml
+
+if TYPE_CHECKING:  # ruamel loads only for YAML the libyaml fast path does not reproduce
+    from ruamel.yaml import YAML
 
 MAX_YAML_BYTES = 2 * 1024 * 1024  # round-trip parsing runs at ~1 MB/s: bound the time
 MAX_NODES = 200_000  # a YAML alias bomb expands exponentially: stop long before that
@@ -76,6 +75,8 @@ def is_workflow(path: str) -> bool:
 
 
 def yaml_loader() -> YAML:
+    from ruamel.yaml import YAML
+
     yaml = YAML(typ="rt")
     # A duplicate key is refused (INPUT003): ruamel would keep the first value where kubectl and
     # Helm apply the last, so the auditor would judge something else than what runs.
@@ -89,6 +90,9 @@ def load_yaml(path: str, text: str) -> tuple[list[Any], Finding | None]:
         return [], input_error(
             path, f"file larger than {MAX_YAML_BYTES // 2**20} MiB: not evaluated, "
             "a human must review it", severity=Severity.SOFT, rule="INPUT002")
+    from ruamel.yaml.constructor import DuplicateKeyError
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     try:
         docs = [d for d in yaml_loader().load_all(text) if d is not None]
     except DuplicateKeyError as exc:
@@ -125,6 +129,8 @@ def plain(node: Any, budget: list[int] | None = None) -> Any:
 
 
 def yaml_line_of(tree: Any) -> Callable[[Loc], int | None]:
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
     def line_of(loc: Loc) -> int | None:
         node, line = tree, getattr(getattr(tree, "lc", None), "line", None)
         line = line + 1 if line is not None else None

@@ -21,8 +21,6 @@ from functools import lru_cache
 from typing import Any
 
 import yaml
-from ruamel.yaml import YAML
-from ruamel.yaml.resolver import implicit_resolvers
 
 AVAILABLE = bool(getattr(yaml, "__with_libyaml__", False))
 MAX_DEPTH = 64  # ruamel's recursive composer fails near 300 levels: let it judge deep input
@@ -48,14 +46,45 @@ class TooDeep(ValueError):
 TOO_DEEP = 250  # ruamel's recursive composer gives up near 300 levels, after seconds
 
 
-# ruamel's implicit resolvers for YAML 1.2 (its default), by first character, in its order.
-_RESOLVERS: dict[str, list[tuple[str, Any]]] = {}
-for _versions, _tag, _regexp, _first in implicit_resolvers:
-    if (1, 2) in _versions:
-        for _ch in _first:
-            # ruamel wraps each in a lazy proxy that costs an attribute lookup per use
-            _RESOLVERS.setdefault(_ch, []).append((_tag, re.compile(_regexp.pattern,
-                                                                    _regexp.flags)))
+# ruamel's implicit resolvers for YAML 1.2 (its default), in its order: (tag, flags, first
+# characters, regexp). A copy, so that `shipcrew audit` need not import ruamel for YAML this
+# module reads; tests/jobs/auditor/test_inputs_yaml.py compares it with ruamel's own table.
+RUAMEL_1_2: list[tuple[str, int, tuple[str, ...], str]] = [
+    ('tag:yaml.org,2002:bool', re.X, tuple('tTfF'),
+     '^(?:true|True|TRUE|false|False|FALSE)$'),
+    ('tag:yaml.org,2002:float', re.X, tuple('-+0123456789.'),
+     '^(?:\n'
+     '         [-+]?(?:[0-9][0-9_]*)\\.[0-9_]*(?:[eE][-+]?[0-9]+)?\n'
+     '        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)\n'
+     '        |[-+]?\\.[0-9_]+(?:[eE][-+][0-9]+)?\n'
+     '        |[-+]?\\.(?:inf|Inf|INF)\n'
+     '        |\\.(?:nan|NaN|NAN))$'),
+    ('tag:yaml.org,2002:int', re.X, tuple('-+0123456789'),
+     '^(?:[-+]?0b[0-1_]+\n'
+     '        |[-+]?0o?[0-7_]+\n'
+     '        |[-+]?[0-9_]+\n'
+     '        |[-+]?0x[0-9a-fA-F_]+)$'),
+    ('tag:yaml.org,2002:merge', 0, tuple('<'),
+     '^(?:<<)$'),
+    ('tag:yaml.org,2002:null', re.X, ('~', 'n', 'N', ''),
+     '^(?: ~\n'
+     '        |null|Null|NULL\n'
+     '        | )$'),
+    ('tag:yaml.org,2002:timestamp', re.X, tuple('0123456789'),
+     '^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]\n'
+     '        |[0-9][0-9][0-9][0-9] -[0-9][0-9]? -[0-9][0-9]?\n'
+     '        (?:[Tt]|[ \\t]+)[0-9][0-9]?\n'
+     '        :[0-9][0-9] :[0-9][0-9] (?:\\.[0-9]*)?\n'
+     '        (?:[ \\t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$'),
+    ('tag:yaml.org,2002:value', 0, tuple('='),
+     '^(?:=)$'),
+    ('tag:yaml.org,2002:yaml', 0, tuple('!&*'),
+     '^(?:!|&|\\*)$'),
+]
+_RESOLVERS: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
+for _tag, _flags, _first, _pattern in RUAMEL_1_2:
+    for _ch in _first:
+        _RESOLVERS.setdefault(_ch, []).append((_tag, re.compile(_pattern, _flags)))
 
 
 def _resolve(value: str) -> str:
@@ -68,6 +97,8 @@ def _resolve(value: str) -> str:
 @lru_cache(maxsize=4096)
 def _ruamel_scalar(value: str) -> Any:
     """What ruamel's round-trip constructor makes of a plain scalar (ints, floats, dates)."""
+    from ruamel.yaml import YAML
+
     yaml_rt = YAML(typ="rt")
     return yaml_rt.load(value)
 

@@ -180,3 +180,15 @@ def test_errors_are_ruamels(text: str) -> None:
 def test_complex_keys_are_a_finding_not_a_crash() -> None:
     docs, errors = inputs.yaml_documents("w.yml", "? [a, {b: 1}]\n: x\n", "workflow")
     assert not docs and errors[0].message.startswith("invalid YAML")
+
+
+def test_the_resolver_table_is_ruamels() -> None:
+    """yaml_lines keeps a copy of ruamel's YAML 1.2 resolvers (the CLI does not import ruamel)."""
+    import re
+
+    from ruamel.yaml.resolver import implicit_resolvers
+
+    ours = [(tag, re.compile(pattern, flags).pattern, re.compile(pattern, flags).flags,
+             tuple(first)) for tag, flags, first, pattern in inputs_yaml.RUAMEL_1_2]
+    assert ours == [(tag, regexp.pattern, regexp.flags, tuple(first))
+                    for versions, tag, regexp, first in implicit_resolvers if (1, 2) in versions]
