@@ -42,7 +42,8 @@ def _plan(payload: dict, delivery: str) -> Expected:
         pr["base"]["repo"]["full_name"]
     pushed = {"by": payload["sender"]["login"], "at": pr.get("updated_at") or pr["created_at"]}
     return [("open-checks", "jobs.planner.open_checks", "shipcrew-urgent",
-             {**kwargs, "fork": fork, "pushed": pushed})]
+             {**kwargs, "fork": fork, "pushed": pushed,
+              "handed": {"pull": pr, "confirm": True}})]  # the plan confirms its head
 
 
 def _command(payload: dict, delivery: str) -> Expected:
