@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from app.command_parser import is_actionable
-from app.events import Event
+from app.events import Event, pull_request_json
 from app.handoff import from_webhook
 from app.queue import JobSpec, Urgency
 from app.routing import Router
@@ -55,9 +55,8 @@ def on_pull_request(event: Event, delivery: Delivery) -> list[JobSpec]:
     if delivery.action not in NEW_HEAD:
         return [JobSpec("plan", "jobs.planner.plan_pull_request", kwargs)]
     extra: dict[str, Any] = {"fork": pr.is_fork}
-    pull = delivery.payload.get("pull_request")
-    if isinstance(pull, dict):  # handed on to the plan, which confirms its head (app.handoff)
-        extra["handed"] = from_webhook(pull)
+    if (pull := pull_request_json(delivery.body)) is not None:
+        extra["handed"] = from_webhook(pull)  # for the plan, which confirms its head (app.handoff)
     if (pushed := _pusher(event)) is not None:
         extra["pushed"] = pushed
     return [JobSpec("open-checks", "jobs.planner.open_checks", {**kwargs, **extra},

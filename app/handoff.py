@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import redis
 
 if TYPE_CHECKING:
@@ -38,15 +39,30 @@ MAX_HANDED_FILES_BYTES = 256 * 1024  # larger file lists (patches) are re-read b
 class Handed(dict[str, Any]):
     def __repr__(self) -> str:
         pull = self.get("pull")
+        if isinstance(pull, bytes):
+            return f"Handed(webhook PR, {len(pull)} bytes)"
         head = pull.get("head", {}).get("sha", "?") if isinstance(pull, dict) else "?"
         return f"Handed(pull #{pull.get('number') if isinstance(pull, dict) else '?'} " \
                f"at {str(head)[:7]}, {len(self.get('files') or [])} files)"
 
 
-def from_webhook(pull: dict[str, Any]) -> Handed:
-    """What the first look hands the plan: the PR as the webhook's payload had it, its head
-    to be confirmed by the plan's file list (`files_head`)."""
-    return Handed(pull=pull, confirm=True)
+def from_webhook(pull_json: bytes) -> Handed:
+    """What the first look hands the plan: the PR as the webhook's payload had it (its raw JSON:
+    the web neither parses nor pickles the whole PR), its head to be confirmed by the plan's
+    file list (`files_head`). `received` decodes it in the job."""
+    return Handed(pull=pull_json, confirm=True)
+
+
+def received(handed: dict[str, Any] | None) -> dict[str, Any]:
+    """A job's `handed` kwarg with a webhook's raw PR decoded (anything not an object: none)."""
+    out = dict(handed or {})
+    if isinstance(out.get("pull"), bytes):
+        try:
+            pull = orjson.loads(out["pull"])
+        except orjson.JSONDecodeError:
+            pull = None
+        out["pull"] = pull if isinstance(pull, dict) else None
+    return out
 
 
 def files_head(files: list[dict[str, Any]]) -> str | None:
