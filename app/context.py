@@ -13,7 +13,7 @@ from githubkit import GitHub
 from app.audit import AuditTrail
 from app.config import CONFIG_PATH, ConfigError, RepoConfig, parse_config
 from app.github import ClientFactory, client_for, read_file
-from app.handoff import handed_pull, mark_head, marked_head, received
+from app.handoff import handed_pull, mark_head, marked_head
 
 
 def current_redis() -> redis.Redis:
@@ -125,4 +125,4 @@ def job_context(
     handed: dict[str, Any] | None = None,
 ) -> JobContext:
     return JobContext(installation_id, repo, delivery_id, conn or current_redis(),
-                      factory or client_for, handed=received(handed))
+                      factory or client_for, handed=dict(handed or {}))

@@ -147,20 +147,3 @@ def decode_event(body: bytes) -> Event:
         raise EventError("json", f"body is not valid JSON: {exc}") from None
     except RecursionError:
         raise EventError("json", "body is not valid JSON: nested too deeply") from None
-
-
-class _PullJson(msgspec.Struct):
-    pull_request: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
-
-
-_pull_json = msgspec.json.Decoder(_PullJson)
-
-
-def pull_request_json(body: bytes) -> bytes | None:
-    """The payload's `pull_request` object as its raw JSON (scanned, not built), or None."""
-    try:
-        raw = _pull_json.decode(body).pull_request
-    except (msgspec.DecodeError, RecursionError):
-        return None
-    pull = bytes(raw)
-    return pull if pull.startswith(b"{") else None

@@ -12,7 +12,6 @@ import io
 import tarfile
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from githubkit.exception import RequestFailed
 
@@ -141,11 +140,4 @@ def changed_files(ctx: JobContext, number: int) -> list[dict[str, Any]]:
         per_page=100,
     )
     return [{"path": f.filename, "status": f.status, "patch": f.patch, "sha": f.sha,
-             "previous_path": f.previous_filename or None, "ref": _ref(f.contents_url)}
-            for f in files]
-
-
-def _ref(contents_url: str) -> str | None:
-    """The commit a PR file entry is of: `…/contents/<path>?ref=<sha>`."""
-    refs = parse_qs(urlsplit(contents_url).query).get("ref")
-    return refs[0] if refs else None
+             "previous_path": f.previous_filename or None} for f in files]

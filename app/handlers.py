@@ -6,8 +6,7 @@ import re
 from typing import Any
 
 from app.command_parser import is_actionable
-from app.events import Event, pull_request_json
-from app.handoff import from_webhook
+from app.events import Event
 from app.queue import JobSpec, Urgency
 from app.routing import Router
 from app.webhooks import Delivery
@@ -55,8 +54,6 @@ def on_pull_request(event: Event, delivery: Delivery) -> list[JobSpec]:
     if delivery.action not in NEW_HEAD:
         return [JobSpec("plan", "jobs.planner.plan_pull_request", kwargs)]
     extra: dict[str, Any] = {"fork": pr.is_fork}
-    if (pull := pull_request_json(delivery.body)) is not None:
-        extra["handed"] = from_webhook(pull)  # for the plan, which confirms its head (app.handoff)
     if (pushed := _pusher(event)) is not None:
         extra["pushed"] = pushed
     return [JobSpec("open-checks", "jobs.planner.open_checks", {**kwargs, **extra},

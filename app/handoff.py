@@ -9,13 +9,6 @@ is ignored.
 Staleness without a PR read: every job that confirms a PR's open head through the API
 records it (`mark_head`); a job holding handed data for an older head sees the newer mark
 and drops its work, as it would after reading the PR.
-
-The first look of a new head hands the plan the PR from the webhook's signed payload
-(`from_webhook`): the plan then confirms the head with the file list it reads anyway (each
-entry's `contents_url` names the commit it is of: `files_head`), not with a PR read.
-
-`Handed` is the kwarg itself: a dict whose repr (an RQ job's description, which
-app.queue.FairQueue scans) stays short however large the PR and its file list are.
 """
 
 from __future__ import annotations
@@ -23,7 +16,6 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-import orjson
 import redis
 
 if TYPE_CHECKING:
@@ -34,42 +26,6 @@ CLAIM_KEY = "shipcrew:audit-claimed:{repo}:{sha}"
 CLAIM_TTL = 24 * 3600
 HEAD_TTL = 7 * 24 * 3600
 MAX_HANDED_FILES_BYTES = 256 * 1024  # larger file lists (patches) are re-read by each job
-
-
-class Handed(dict[str, Any]):
-    def __repr__(self) -> str:
-        pull = self.get("pull")
-        if isinstance(pull, bytes):
-            return f"Handed(webhook PR, {len(pull)} bytes)"
-        head = pull.get("head", {}).get("sha", "?") if isinstance(pull, dict) else "?"
-        return f"Handed(pull #{pull.get('number') if isinstance(pull, dict) else '?'} " \
-               f"at {str(head)[:7]}, {len(self.get('files') or [])} files)"
-
-
-def from_webhook(pull_json: bytes) -> Handed:
-    """What the first look hands the plan: the PR as the webhook's payload had it (its raw JSON:
-    the web neither parses nor pickles the whole PR), its head to be confirmed by the plan's
-    file list (`files_head`). `received` decodes it in the job."""
-    return Handed(pull=pull_json, confirm=True)
-
-
-def received(handed: dict[str, Any] | None) -> dict[str, Any]:
-    """A job's `handed` kwarg with a webhook's raw PR decoded (anything not an object: none)."""
-    out = dict(handed or {})
-    if isinstance(out.get("pull"), bytes):
-        try:
-            pull = orjson.loads(out["pull"])
-        except orjson.JSONDecodeError:
-            pull = None
-        out["pull"] = pull if isinstance(pull, dict) else None
-    return out
-
-
-def files_head(files: list[dict[str, Any]]) -> str | None:
-    """The one commit a PR's file list is of (GitHub names it in each entry's
-    `contents_url`), or None (no files, or entries of different commits)."""
-    refs = {f.get("ref") for f in files}
-    return next(iter(refs)) if len(refs) == 1 and None not in refs else None
 
 
 def mark_head(conn: redis.Redis, repo: str, number: int, head_sha: str) -> None:
@@ -96,10 +52,10 @@ def audit_claimed(conn: redis.Redis, repo: str, sha: str, handed: dict[str, Any]
 
 
 def handoff(pull: dict[str, Any], config_text: str | None,
-            files: list[dict[str, Any]] | None) -> Handed:
+            files: list[dict[str, Any]] | None) -> dict[str, Any]:
     """The `handed` kwarg: the PR as GitHub sent it, the config text (None: no file) and the
     PR's files (left out when large: a job re-reads them)."""
-    out = Handed(pull=pull, config_text=config_text)
+    out: dict[str, Any] = {"pull": pull, "config_text": config_text}
     if files is not None:
         plain = [{"path": str(f["path"]), "status": str(f["status"]),
                   "patch": f["patch"] if isinstance(f.get("patch"), str) else None,

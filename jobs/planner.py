@@ -15,17 +15,8 @@ from app.config import CONFIG_PATH, ConfigError, GenerateMode, RepoConfig
 from app.context import JobContext, is_fork, job_context
 from app.coordinator import ChangedFile, Plan, classify, plan
 from app.files import Files
-from app.gitdata import changed_files
 from app.github import ClientFactory, client_for
-from app.handoff import (
-    claim_audit,
-    files_head,
-    handed_pull,
-    handoff,
-    last_try,
-    mark_head,
-    pull_files,
-)
+from app.handoff import claim_audit, handoff, last_try, mark_head, pull_files
 from app.logs import bound_delivery
 from app.queue import JobSpec, Urgency, enqueue, is_transient, job_id_for
 from jobs import first_look
@@ -118,15 +109,13 @@ def expected_runs(conn: redis.Redis, repo: str, fork: bool) -> list[tuple[str, s
 def open_checks(
     *, installation_id: int, repo: str, number: int, head_sha: str, delivery_id: str,
     fork: bool = False, pushed: dict[str, str] | None = None, conn: redis.Redis | None = None,
-    factory: ClientFactory | None = None, handed: dict[str, Any] | None = None,
+    factory: ClientFactory | None = None,
 ) -> dict[str, Any]:
     """The urgent step of a new head (`first_look`); inside its RQ job it also does the first
-    looks waiting behind it, a few at a time (jobs.first_look: claimed, never dequeued).
-    `handed`: the webhook's PR, for the plan (app.handoff.from_webhook)."""
+    looks waiting behind it, a few at a time (jobs.first_look: claimed, never dequeued)."""
     kwargs: dict[str, Any] = {
         "installation_id": installation_id, "repo": repo, "number": number,
-        "head_sha": head_sha, "delivery_id": delivery_id, "fork": fork, "pushed": pushed,
-        "handed": handed}
+        "head_sha": head_sha, "delivery_id": delivery_id, "fork": fork, "pushed": pushed}
     job = get_current_job()
     if job is None or conn is not None or not job.id.endswith(first_look.SUFFIX):
         return _first_look(kwargs, conn, factory)
@@ -192,8 +181,6 @@ def _first_look(kw: dict[str, Any], conn: redis.Redis | None,
                         number=number, head_sha=head_sha, conn=ctx.conn, **pushed)
         plan = {"installation_id": installation_id, "repo": repo,
                 "delivery_id": delivery_id, "number": number, "head_sha": head_sha}
-        if kw.get("handed"):
-            plan["handed"] = kw["handed"]
         enqueue(ctx.conn, delivery_id,
                 JobSpec("plan", "jobs.planner.plan_pull_request", plan, Urgency.DEFAULT))
         return {"status": "opened", "runs": opened, "plan": plan_id}
@@ -209,43 +196,18 @@ def _close_opened(ctx: JobContext, job_id: str, name: str, head_sha: str, why: s
     checks.forget_opened(ctx.conn, job_id)
 
 
-def _current(ctx: JobContext, number: int, head_sha: str
-             ) -> tuple[Any, list[dict[str, Any]]] | None:
-    """The PR and its files if `head_sha` is still its head, else None. A PR handed from the
-    webhook (newer than any head a job marked) is confirmed by the file list, read anyway:
-    of that exact commit, or stale; a PR without files is read."""
-    webhook = handed_pull(ctx.handed, number, head_sha) if ctx.handed.get("confirm") else None
-    if webhook is None:
-        ctx.handed = {} if ctx.handed.get("confirm") else ctx.handed
-        pr = ctx.current_pull(number, head_sha, "plan")
-        return (pr, pull_files(ctx, number)) if pr is not None else None
-    files = changed_files(ctx, number)
-    if (at := files_head(files)) == head_sha:
-        mark_head(ctx.conn, ctx.repo, number, head_sha)
-        ctx.handed_for, ctx.pull_json = number, ctx.handed["pull"]
-        ctx.__dict__["default_branch"] = webhook.base.repo.default_branch
-        return webhook, files
-    if at is not None:  # the list is of a newer head: that push has its own plan
-        ctx.audit.record("stale", repo=ctx.repo, number=number, head_sha=head_sha, job="plan")
-        return None
-    ctx.handed = {}
-    pr = ctx.current_pull(number, head_sha, "plan")
-    return (pr, files) if pr is not None else None
-
-
 def plan_pull_request(
     *, installation_id: int, repo: str, number: int, head_sha: str, delivery_id: str,
     conn: redis.Redis | None = None, factory: ClientFactory | None = None,
-    handed: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     with bound_delivery(delivery_id):
-        ctx = job_context(installation_id, repo, delivery_id, conn, factory, handed)
-        if (current := _current(ctx, number, head_sha)) is None:
+        ctx = job_context(installation_id, repo, delivery_id, conn, factory)
+        if (pr := ctx.current_pull(number, head_sha, "plan")) is None:
             for job, name in (("generate", PIPELINE_CHECK), ("audit", POLICY_CHECK)):
                 _close_opened(ctx, job_id_for(delivery_id, job), name, head_sha,
                               "Superseded: a newer push has its own run")
             return {"status": "stale"}
-        pr, files = current
+        files = pull_files(ctx, number)
         config = ctx.config
         if isinstance(config, ConfigError):
             report_config_error(ctx, head_sha, config)

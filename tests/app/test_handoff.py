@@ -40,17 +40,3 @@ def test_handed_config_is_used_only_once_the_pull_was_accepted(
     assert ctx.config_text == "generate: {mode: suggest}\n"
     handoff.mark_head(redis_conn, "octo/svc", 7, "e" * 40)
     assert handoff.marked_head(redis_conn, "OCTO/svc", 7) == "e" * 40
-
-
-def test_the_webhooks_pr_is_handed_as_raw_json_and_decoded_by_the_job() -> None:
-    from app.events import pull_request_json
-    from app.handoff import from_webhook, received
-
-    body = b'{"action":"opened","pull_request":{"number":7,"head":{"sha":"abc"}},"x":[1]}'
-    handed = from_webhook(pull_request_json(body) or b"")
-    assert isinstance(handed["pull"], bytes) and "bytes" in repr(handed)
-    assert received(handed) == {"pull": {"number": 7, "head": {"sha": "abc"}}, "confirm": True}
-    assert pull_request_json(b'{"pull_request":null}') is None
-    assert pull_request_json(b'{"pull_request":[1]}') is None
-    assert received({"pull": b"[1]", "confirm": True})["pull"] is None
-    assert received({"pull": b"{not json", "confirm": True})["pull"] is None
