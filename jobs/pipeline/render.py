@@ -18,7 +18,7 @@ from app import TEMPLATES_DIR
 from app.config import GenerateConfig
 from app.files import Files
 from app.pins import Pins
-from jobs.pipeline.stacks import Stack, jvm, node, python_app, python_pins, rust
+from jobs.pipeline.stacks import Stack, jvm, node_image, python_app, python_pins, rust
 from jobs.pipeline.stacks.go import binary_name, module_base
 from jobs.pipeline.stacks.model import dns_label, join
 from jobs.pipeline.stacks.tree import Tree
@@ -249,12 +249,12 @@ def _docker_context(stack: Stack, files: Files,
                 "scripts") or {}
         except ValueError:
             scripts = {}
-        ctx["pnpm_pin"] = node.pnpm_pin(Tree(files), stack)
-        ctx["pnpm_from_npm"] = node.pnpm_from_npm(Tree(files), stack)
-        ctx["build_env"] = node.build_env_skip(Tree(files), stack)
+        ctx["pnpm_pin"] = node_image.pnpm_pin(Tree(files), stack)
+        ctx["pnpm_from_npm"] = node_image.pnpm_from_npm(Tree(files), stack)
+        ctx["build_env"] = node_image.build_env_skip(Tree(files), stack)
         ctx["keep_dev"] = stack.framework == "nextjs" and any(
             has(f"next.config.{ext}") for ext in ("ts", "mts"))
-        ctx["env"] = node.container_env(stack, scripts if isinstance(scripts, dict) else {})
+        ctx["env"] = node_image.container_env(stack, scripts if isinstance(scripts, dict) else {})
     elif stack.language == "go":
         module = re.search(r"^module\s+(\S+)", files.get(join(stack.path, "go.mod"), ""), re.M)
         name = dns_label(module_base(module.group(1)) if module else stack.name)
