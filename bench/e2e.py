@@ -27,6 +27,7 @@ import time
 from collections import Counter
 from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -98,7 +99,7 @@ class Watcher(threading.Thread):
 class Stack:
     """Redis, the emulator (in this process), `shipcrew web` and two `shipcrew worker`s."""
 
-    def __init__(self, tmp: Path, slug: bool, workers: int = 2) -> None:
+    def __init__(self, tmp: Path, slug: bool, workers: int = 2, trace: bool = False) -> None:
         self.redis_server = EmbeddedRedis(tmp)
         self.redis_url = self.redis_server.start()
         self.conn = redis.Redis.from_url(self.redis_url)
@@ -116,7 +117,8 @@ class Stack:
         out = subprocess.DEVNULL
         self.web = subprocess.Popen([*cli, "web", "--port", str(port)], env=env, cwd=ROOT,
                                     stdout=out, stderr=out)
-        self.workers = [subprocess.Popen([*cli, "worker"], env=env, cwd=ROOT, stdout=out,
+        worker = [sys.executable, "-m", "bench._trace_worker"] if trace else cli
+        self.workers = [subprocess.Popen([*worker, "worker"], env=env, cwd=ROOT, stdout=out,
                                          stderr=subprocess.DEVNULL) for _ in range(workers)]
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -132,6 +134,20 @@ class Stack:
         self.emu.set_webhook_url(url + "/webhooks")
         self.watcher = Watcher(self.emu)
         self.watcher.start()
+        self.released = (0.0, 0.0)  # time.time(), perf_counter() of the burst's release
+        self.trace, self.cpu = trace, None
+
+    def cpu_sampler(self) -> Any:
+        """With --timeline, a started bench._timeline.CpuSampler of every process."""
+        if not self.trace:
+            return None
+        from bench._timeline import CpuSampler
+
+        pids = {"web": self.web.pid, "bench": os.getpid()}
+        pids.update({f"worker{i}": w.pid for i, w in enumerate(self.workers)})
+        sampler = CpuSampler(pids)
+        sampler.start()
+        return sampler
 
     def stop(self) -> None:
         self.watcher.stopped.set()
@@ -225,13 +241,40 @@ def burst(stack: Stack, n: int) -> tuple[list[float], list[float], float, list[f
     heads = [stack.emu.open_pull("burst", f"svc-{i}", "feature", change(i),
                                  user="alice")["head_sha"] for i in range(n)]
     other = stack.emu.open_pull("other", "svc", "feature", change(n), user="alice")["head_sha"]
+    spies = _spy(stack)
+    cpu = stack.cpu_sampler()
     t0, wall = time.perf_counter(), time.time()
+    stack.released = (wall, t0)
     stack.emu.control("POST", "/deliveries/release")
     stack.quiet()
     total = time.perf_counter() - t0
+    for spy in spies:
+        spy.wait()
+    if cpu is not None:
+        cpu.stopped.set()
+        stack.cpu = cpu
     first, done = timings(stack, [("burst", f"svc-{i}", heads[i], t0) for i in range(n)])
     lone_first, lone_done = timings(stack, [("other", "svc", other, t0)])
     return first, done, total, lone_first + lone_done, accepted(stack, wall, n + 1)
+
+
+def _spy(stack: Stack) -> list[subprocess.Popen[bytes]]:
+    """With BENCH_SPY=DIR: py-spy records the web, each worker and this process for 2 s from
+    just before the release, as collapsed stacks in DIR (profiling, not measuring)."""
+    out = os.environ.get("BENCH_SPY")
+    if not out:
+        return []
+    procs = {"web": stack.web.pid, "bench": os.getpid()}
+    procs.update({f"worker{i}": w.pid for i, w in enumerate(stack.workers)})
+    which = os.environ.get("BENCH_SPY_ONLY", "").split(",")
+    spies = [subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-r",
+                               "400", "-d", "1", "--gil", "--nonblocking", "-f", "raw", "-t",
+                               "-o", f"{out}/{name}.txt", "-p", str(pid)],
+                              stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL) for name, pid in procs.items()
+             if not which[0] or name in which]
+    time.sleep(0.5)  # attached
+    return spies
 
 
 def accepted(stack: Stack, since: float, n: int) -> float:
@@ -349,10 +392,13 @@ def main() -> None:
     ap.add_argument("--latency-ms", type=int, default=0)
     ap.add_argument("--slug", action="store_true", help="set APP_SLUG (not the default)")
     ap.add_argument("--skip", nargs="*", default=[], choices=["calls", "seq", "burst", "rss"])
+    ap.add_argument("--timeline", action="store_true",
+                    help="time each first look (bench._trace_worker) and print the burst's "
+                         "per-PR timeline (bench._timeline)")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        stack = Stack(Path(tmp), args.slug)
+        stack = Stack(Path(tmp), args.slug, trace=args.timeline)
         try:
             run(stack, args)
         finally:
@@ -392,6 +438,15 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
         row("another installation's PR in the burst: first run / policy",
             " / ".join(f"{x * 1000:.0f} ms" for x in lone) if len(lone) == 2 else "missing")
         print(f"|   ({load()})")
+        if args.timeline:
+            from bench import _timeline
+
+            rows = _timeline.collect(stack, *stack.released, {"burst", "other"})
+            _timeline.report(rows, stack)
+            if stack.cpu is not None:
+                stack.cpu.report(stack.released[1] + max(r.get("seen", 0) for r in rows))
+            if os.environ.get("BENCH_TRACE_DUMP"):
+                _timeline.dump(stack, stack.released[0])
     if "rss" not in args.skip:
         r = rss(stack, args.installations, args.rss_jobs)
         row(f"worker RSS: before / after {args.installations} new installations",

@@ -136,7 +136,8 @@ def _validate(method: str, path: str, body: Any) -> str | None:
     return validate_request(method, path, body)
 
 
-def _handle(rt: Runtime, request: Request, body: Any, handler: Handler, mode: str) -> Response:
+def _handle(rt: Runtime, request: Request, body: Any, handler: Handler, mode: str,
+            received: float = 0.0) -> Response:
     s = rt.store
     with s.lock:
         latency = s.faults.latency_ms
@@ -154,6 +155,7 @@ def _handle(rt: Runtime, request: Request, body: Any, handler: Handler, mode: st
                 "query": str(request.url.query),
                 "status": resp.status_code,
                 "time": time.time(),
+                "received": received,  # when its request reached the endpoint
             }
         )
         return resp
@@ -200,13 +202,14 @@ def api(path: str, method: str, handler: Handler, mode: str = "token") -> Route:
     """A REST route. `mode`: "token" (installation token), "jwt" (App JWT) or "none"."""
 
     async def endpoint(request: Request) -> Response:
+        received = time.time()
         raw = await request.body()
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
             return error_response(400, "Problems parsing JSON")
         rt: Runtime = request.app.state.rt
-        return await run_in_threadpool(_handle, rt, request, body, handler, mode)
+        return await run_in_threadpool(_handle, rt, request, body, handler, mode, received)
 
     return Route(path, endpoint, methods=[method], name=f"{method} {path}")
 

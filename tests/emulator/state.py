@@ -155,6 +155,7 @@ class Delivery:
     duration: float = 0.0
     delivered_at: str = field(default_factory=now_iso)
     response: str = ""
+    sent_at: float = 0.0  # time.time() when the hook thread started sending it
 
 
 @dataclass

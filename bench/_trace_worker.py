@@ -1,0 +1,45 @@
+"""`shipcrew worker` with each first look timed (bench/e2e.py --timeline only).
+
+    python -m bench._trace_worker worker
+
+Wraps `jobs.planner._first_look` (looked up as a module global at each call, by its own job
+and by a leader alike) to RPUSH `delivery id, start, end, pid, thread` onto `TRACE` in
+Redis; nothing else about the worker changes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from typing import Any
+
+TRACE = "bench:first-look-trace"
+
+
+def install() -> None:
+    import redis
+
+    import jobs.planner as planner
+
+    conn = redis.Redis.from_url(os.environ["REDIS_URL"])
+    inner = planner._first_look
+
+    def timed(kw: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+        start = time.time()
+        try:
+            return inner(kw, *args, **kwargs)
+        finally:
+            conn.rpush(TRACE, f"{kw['delivery_id']} {start} {time.time()} {os.getpid()} "
+                              f"{threading.current_thread().name}")
+
+    planner._first_look = timed  # type: ignore[assignment]
+
+
+if __name__ == "__main__":
+    install()
+    from app.cli import main
+
+    sys.argv[0] = "shipcrew"
+    raise SystemExit(main())
