@@ -6,11 +6,13 @@ thread (app.maintenance): liveness, and when elected, scheduling, reaping and re
 
 from __future__ import annotations
 
+import dis
 import gc
 import importlib
 import logging
 import os
 import socket
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -37,10 +39,62 @@ PRELOAD = ("jobs.planner", "jobs.command_runner", "jobs.pipeline.github", "jobs.
            "jobs.release.reviews", "jobs.release.heads", "app.recovery", "app.sweep")
 
 
+# The GitHub calls of a PR's jobs whose models githubkit imports (and pydantic builds) only on
+# their first call: ~100 ms of CPU in the first job of a worker, when a burst is the worst time.
+WARM_REST = ("checks.create", "checks.update", "checks.get", "checks.list_for_ref", "pulls.get",
+             "pulls.list", "pulls.list_files", "repos.get", "repos.get_content",
+             "repos.get_commit", "repos.compare_commits", "git.get_commit", "git.get_ref",
+             "git.create_ref", "git.update_ref", "git.get_tree", "git.create_tree",
+             "git.create_commit", "issues.create_comment", "issues.update_comment")
+
+
 def preload() -> None:
     for name in PRELOAD:
         importlib.import_module(name)
     gc.freeze()  # the horses' collector never walks (and so never copies) these objects
+
+
+def _function_imports(func: Any) -> None:
+    """Run the `from X import (names)` statements in `func`'s body, without calling it."""
+    module = sys.modules[func.__module__]
+    ops = list(dis.get_instructions(func))
+    for i, op in enumerate(ops):
+        if op.opname != "IMPORT_NAME" or i < 2:
+            continue
+        level, names = ops[i - 2].argval, ops[i - 1].argval
+        if not isinstance(level, int) or not isinstance(names, tuple):
+            continue
+        target = importlib.import_module("." * level + op.argval if level else op.argval,
+                                         module.__package__)
+        for name in names:
+            getattr(target, name)
+
+
+def warm() -> None:
+    """What a long-lived worker does before its first job: import the job modules and the
+    GitHub models of the installation token and of `WARM_REST`, read the settings, build the
+    TLS context, so that no first job (the first looks of a burst, jobs.first_look) pays for
+    them. Best effort: a name githubkit no longer has is skipped."""
+    from githubkit import GitHub
+    from githubkit.auth.app import AppAuth
+
+    from app.github import shared_ssl_context
+    from app.settings import get_settings
+
+    preload()
+    get_settings()  # as a job's first client reads them (~10 ms)
+    shared_ssl_context()  # ~25 ms: the CA bundle
+    gh = GitHub()  # referenced while its `rest` is used (githubkit holds it weakly)
+    calls: list[Any] = [AppAuth._build_installation_auth_request,
+                        AppAuth._parse_installation_auth_response]
+    calls += [dotted.split(".") for dotted in WARM_REST]
+    for call in calls:
+        try:
+            func = getattr(getattr(gh.rest, call[0]), call[1]) if isinstance(call, list) \
+                else call
+            _function_imports(func)
+        except (AttributeError, ImportError, TypeError, RuntimeError) as exc:
+            log.debug("could not warm %s: %s", call, exc)
 
 
 class _MarksStartedThenReleases(BaseWorker):
@@ -105,6 +159,8 @@ def run_worker(redis_url: str, names: list[str] | None = None, *, burst: bool = 
                          else ReliableSimpleWorker)
     if cls is ReliableWorker:
         preload()
+    elif not burst:
+        warm()
     me = f"{socket.gethostname()}:{os.getpid()}"
     periodic = _periodic(recovery_interval)
     maintenance = Maintenance(lambda: redis_from_url(redis_url), me, periodic)
