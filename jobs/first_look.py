@@ -4,11 +4,13 @@ the first looks still waiting on the urgent queue, a few at a time, concurrently
 Nothing is taken off the queue. A first look is claimed (`CLAIM`, naming the claiming job and
 its worker) before anyone does it, by its own job or by another first-look job (the leader);
 the leader does it as that job (same job id: the check runs' idempotency in app.checks is the
-job's), then releases the claim. When the job itself runs later it finds its plan enqueued and
-returns at once. A job whose first look is claimed by another waits until the claim is
-released (or its holder's worker is no longer alive: killed), then does whatever is left (a
-run that landed is found by its external_id, not opened twice). A first look that fails in
-the leader is released untouched: its own job does it, with its own retries.
+job's), then leaves the claim as a marker that it is done (`mark_done`: no other leader takes
+it up again). When the job itself runs later it finds its plan enqueued and returns at once.
+A job whose first look is claimed by another waits until the claim is released (or its
+holder's worker is no longer alive: killed), then does whatever is left (a run that landed is
+found by its external_id, not opened twice). A first look that fails in the leader is
+released untouched: its own job does it, with its own retries. A leader keeps `CONCURRENCY`
+first looks under way, filling slots as they free (no batch waits for its slowest).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 import redis
@@ -32,7 +34,9 @@ SUFFIX = job_id_for("", "open-checks")  # "--open-checks"
 CLAIM = "shipcrew:first-look:{job}"
 CLAIM_TTL = 600  # a leader's first look is bounded by GitHub's timeouts, far below this
 CONCURRENCY = 6  # first looks of others one leader does at once (each one POST or two)
+REFILL = 2  # free slots a leader fills again at once (each fill: three Redis round trips)
 MAX_PER_JOB = 60  # then the leader's own job ends; another first look leads on
+DONE_TTL = 300  # a done first look's marker; its job finds the plan enqueued before that
 WAIT_STEP = 0.01
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -130,41 +134,75 @@ def _candidates(conn: redis.Redis, leader: Job, limit: int, tried: set[str]) -> 
     return mine[:limit]
 
 
+def mark_done(conn: redis.Redis, job_id: str, by: Job) -> None:
+    """The leader did `job_id`'s first look: its claim becomes a marker no other leader takes
+    (it would only find the plan enqueued), held by no worker, so that should the job itself
+    find it (its plan gone already) it takes it over at once."""
+    conn.set(CLAIM.format(job=job_id), f"{by.id}|", ex=DONE_TTL)
+
+
 def lead(conn: redis.Redis, leader: Job, first_look: FirstLook,
          warm: Callable[[int], Any], tried: set[str]) -> int:
-    """Do the waiting first looks of other deliveries, `CONCURRENCY` at a time, until none is
-    left (or `MAX_PER_JOB` were `tried`, which it adds to); returns how many were done.
-    `warm(installation)` opens the installation's client in this thread first, so the peers
-    share it. Never raises."""
-    done = 0
+    """Do the waiting first looks of other deliveries, up to `CONCURRENCY` at a time (a slot
+    that frees is filled again, a few at once), until none is left (or `MAX_PER_JOB` were
+    `tried`, which it adds to); returns how many were done. `warm(installation)` opens the
+    installation's client in this thread first, so the peers share it. Never raises."""
+    running: dict[Future[dict[str, Any]], str] = {}
+    warmed: set[int] = set()
+    count = 0
     try:
-        while len(tried) < MAX_PER_JOB:
-            ids = _candidates(conn, leader, min(CONCURRENCY, MAX_PER_JOB - len(tried)), tried)
-            if not ids:
+        while True:
+            free, left = CONCURRENCY - len(running), MAX_PER_JOB - len(tried)
+            if left > 0 and free >= (1 if not running else REFILL):
+                ids = _candidates(conn, leader, min(free, left), tried)
+                tried.update(ids)
+                running.update(_start(conn, leader, ids, first_look, warm, warmed))
+            if not running:
                 break
-            tried.update(ids)
-            try:
-                done += _batch(conn, ids, first_look, warm)
-            finally:
-                for job_id in ids:
-                    release(conn, job_id, leader)
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            count += _settle(conn, leader, {f: running.pop(f) for f in finished})
     except Exception as exc:  # noqa: BLE001 - the leader's own first look is done already
         log.warning("could not do the waiting first looks: %s", exc)
-    return done
-
-
-def _batch(conn: redis.Redis, ids: list[str], first_look: FirstLook,
-           warm: Callable[[int], Any]) -> int:
-    peers = [j for j in Job.fetch_many(ids, connection=conn) if j is not None]
-    for inst in {p.kwargs.get("installation_id") for p in peers}:
-        warm(int(inst))  # type: ignore[arg-type]
-    futures = [(p, _executor().submit(contextvars.copy_context().run, _as, p, first_look))
-               for p in peers]
-    done = 0
-    for peer, future in futures:
+    if running:  # after an error: those under way end first, then their claims are settled
+        wait(running)
         try:
-            future.result()
-            done += 1
-        except Exception as exc:  # noqa: BLE001 - its own job does it, with its retries
-            log.info("first look of %s left to its own job: %s", peer.id, exc)
-    return done
+            count += _settle(conn, leader, running)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("could not settle the first looks under way: %s", exc)
+    return count
+
+
+def _start(conn: redis.Redis, leader: Job, ids: list[str], first_look: FirstLook,
+           warm: Callable[[int], Any], warmed: set[int]) -> dict[Future[dict[str, Any]], str]:
+    """Submit the claimed first looks `ids`; those it cannot (their job is gone, or their
+    installation's client could not be opened) are released."""
+    if not ids:
+        return {}
+    try:
+        peers = [j for j in Job.fetch_many(ids, connection=conn) if j is not None]
+        for inst in {int(p.kwargs["installation_id"]) for p in peers} - warmed:
+            warm(inst)
+            warmed.add(inst)
+    except Exception:
+        for job_id in ids:
+            release(conn, job_id, leader)
+        raise
+    for gone in set(ids) - {p.id for p in peers}:
+        release(conn, gone, leader)
+    return {_executor().submit(contextvars.copy_context().run, _as, p, first_look): p.id
+            for p in peers}
+
+
+def _settle(conn: redis.Redis, leader: Job, finished: dict[Future[dict[str, Any]], str]) -> int:
+    """Mark the finished first looks done, or release those that failed (their own job does
+    them, with its own retries); how many were done."""
+    count = 0
+    for future, job_id in finished.items():
+        exc = future.exception()
+        if exc is None:
+            mark_done(conn, job_id, leader)
+            count += 1
+        else:
+            log.info("first look of %s left to its own job: %s", job_id, exc)
+            release(conn, job_id, leader)
+    return count
