@@ -22,7 +22,7 @@ from typing import Any
 import redis
 from rq.job import Job
 
-from bench._trace_worker import TRACE
+from bench._trace_worker import JOBS, TRACE
 
 STAGES = ("send", "web", "look", "post", "landed", "seen")
 
@@ -99,6 +99,24 @@ def report(rows: list[dict[str, float]], stack: Any) -> None:
         print(f"|     first looks: {len(trace)}, each took p50 "
               f"{statistics.median(took) * 1000:.0f} ms, max {max(took) * 1000:.0f} ms; by "
               + ", ".join(f"{k}: {v}" for k, v in sorted(by.items())))
+
+
+def jobs_until(stack: Any, wall0: float, until: float) -> None:
+    """What the workers' jobs that started before `until` (seconds after the release) were:
+    count, wall and CPU ms by function."""
+    by: dict[str, list[float]] = {}
+    for raw in stack.conn.lrange(JOBS, 0, -1):
+        func, start, end, _pid, cpu = raw.decode().split()
+        if float(end) < wall0 or float(start) - wall0 > until:
+            continue
+        row = by.setdefault(func.rsplit(".", 1)[-1], [0, 0.0, 0.0])
+        row[0] += 1
+        row[1] += (min(float(end) - wall0, until) - max(float(start) - wall0, 0)) * 1000
+        row[2] += float(cpu) * 1000
+    print(f"|     jobs under way in the first {until * 1000:.0f} ms (count, wall ms in it, CPU "
+          "ms of the whole job): " + ", ".join(
+              f"{k} {n:.0f}/{w:.0f}/{c:.0f}" for k, (n, w, c) in
+              sorted(by.items(), key=lambda kv: -kv[1][1])))
 
 
 def dump(stack: Any, wall0: float) -> None:

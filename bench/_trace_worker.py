@@ -4,7 +4,8 @@
 
 Wraps `jobs.planner._first_look` (looked up as a module global at each call, by its own job
 and by a leader alike) to RPUSH `delivery id, start, end, pid, thread` onto `TRACE` in
-Redis; nothing else about the worker changes.
+Redis, and each RQ job's function, wall and CPU time onto `JOBS`; nothing else about the
+worker changes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from typing import Any
 
 TRACE = "bench:first-look-trace"
+JOBS = "bench:job-trace"  # every job: function, start, end, pid, its thread's CPU seconds
 
 
 def install() -> None:
@@ -35,6 +37,20 @@ def install() -> None:
                               f"{threading.current_thread().name}")
 
     planner._first_look = timed  # type: ignore[assignment]
+
+    from rq.job import Job
+
+    perform = Job.perform
+
+    def performed(job: Job) -> Any:
+        start, cpu = time.time(), time.thread_time()
+        try:
+            return perform(job)
+        finally:
+            conn.rpush(JOBS, f"{job.func_name} {start} {time.time()} {os.getpid()} "
+                             f"{time.thread_time() - cpu}")
+
+    Job.perform = performed  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":

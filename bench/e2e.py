@@ -443,8 +443,10 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
 
             rows = _timeline.collect(stack, *stack.released, {"burst", "other"})
             _timeline.report(rows, stack)
+            last = max(r.get("seen", 0) for r in rows)
             if stack.cpu is not None:
-                stack.cpu.report(stack.released[1] + max(r.get("seen", 0) for r in rows))
+                stack.cpu.report(stack.released[1] + last)
+            _timeline.jobs_until(stack, stack.released[0], last)
             if os.environ.get("BENCH_TRACE_DUMP"):
                 _timeline.dump(stack, stack.released[0])
     if "rss" not in args.skip:

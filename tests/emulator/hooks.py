@@ -25,9 +25,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
-
-from tests.emulator import render
+from tests.emulator import render, sender
 from tests.emulator.state import Delivery, Repo, Store
 from tests.emulator.webhook_schema import validate_webhook
 
@@ -48,7 +46,6 @@ class Hooks:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emulator-hooks")
-        self.client = httpx.Client(timeout=30.0)
         self._schema_errors: list[str] = []
         self._unchecked: list[Delivery] = []  # emitted, not yet checked against the schema
         self._checking = threading.Lock()
@@ -57,7 +54,6 @@ class Hooks:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
-        self.client.close()
 
     def envelope(self, repo: Repo | None, sender: str, **fields: object) -> dict:
         """A payload with the common keys GitHub adds to every repository event."""
@@ -126,9 +122,7 @@ class Hooks:
         return len(held)
 
     def _burst(self, held: list[Delivery]) -> None:
-        with ThreadPoolExecutor(max_workers=min(64, len(held)),
-                                thread_name_prefix="emulator-burst") as burst:
-            list(burst.map(self._send, held))
+        self._send(*held)
 
     def redeliver(self, original: Delivery) -> Delivery:
         s = self.store
@@ -166,25 +160,22 @@ class Hooks:
             "X-Hub-Signature-256": sign(s.app.webhook_secret, body),
         }
 
-    def _send(self, d: Delivery) -> None:
+    def _send(self, *ds: Delivery) -> None:
+        """POST the deliveries, all at once (tests.emulator.sender), and record the answers."""
         s = self.store
         url = s.webhook_url
         with s.lock:
-            rendered = self._rendered.pop(d.id, None)
-        body, headers = rendered or self._request(d)
-        start = time.monotonic()
-        d.sent_at = time.time()
-        code, text = 0, ""
+            rendered = [self._rendered.pop(d.id, None) for d in ds]
+        requests = [r or self._request(d) for d, r in zip(ds, rendered, strict=True)]
+        for d in ds:
+            d.sent_at = time.time()
         if url:
-            try:
-                resp = self.client.post(url, content=body, headers=headers)
-                code, text = resp.status_code, resp.text[:2000]
-            except httpx.HTTPError as e:
-                text = f"{type(e).__name__}: {e}"
+            answers = sender.post_all(url, requests, timeout=30.0)
         else:
-            text = "no webhook URL configured"
+            answers = [((0, "no webhook URL configured"), 0.0)] * len(ds)
         with s.lock:
-            d.duration = round(time.monotonic() - start, 3)
-            d.status_code = code
-            d.status = "OK" if 200 <= code < 300 else f"Invalid HTTP Response: {code}"
-            d.response = text
+            for d, ((code, text), took) in zip(ds, answers, strict=True):
+                d.duration = round(took, 3)
+                d.status_code = code
+                d.status = "OK" if 200 <= code < 300 else f"Invalid HTTP Response: {code}"
+                d.response = text[:2000]
