@@ -16,6 +16,7 @@ first looks under way, filling slots as they free (no batch waits for its slowes
 from __future__ import annotations
 
 import contextvars
+import hashlib
 import logging
 import threading
 import time
@@ -24,6 +25,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 import redis
+from redis.client import Pipeline
 from rq.job import Job, _current_job
 
 from app.maintenance import ALIVE
@@ -38,6 +40,26 @@ REFILL = 2  # free slots a leader fills again at once (each fill: three Redis ro
 MAX_PER_JOB = 60  # then the leader's own job ends; another first look leads on
 DONE_TTL = 300  # a done first look's marker; its job finds the plan enqueued before that
 WAIT_STEP = 0.01
+SCAN = 400  # newest urgent-queue entries a leader looks through for waiting first looks
+# KEYS[1]: the urgent queue. ARGV: job id suffix, leader's job id, its holder value, TTL,
+# limit, scan, claim key prefix, then the ids the leader tried already.
+_CLAIM_WAITING = """
+local suffix, leader, holder, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local limit, prefix = tonumber(ARGV[5]), ARGV[7]
+local skip = {}
+for i = 8, #ARGV do skip[ARGV[i]] = true end
+local ids = redis.call('LRANGE', KEYS[1], -tonumber(ARGV[6]), -1)
+local got = {}
+for i = #ids, 1, -1 do
+  if #got >= limit then break end
+  local id = ids[i]
+  if id ~= leader and not skip[id] and string.sub(id, -string.len(suffix)) == suffix then
+    if redis.call('SET', prefix .. id, holder, 'NX', 'EX', ttl) then got[#got + 1] = id end
+  end
+end
+return got
+"""
+_CLAIM_WAITING_SHA = hashlib.sha1(_CLAIM_WAITING.encode()).hexdigest()
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -116,25 +138,21 @@ def _as(peer: Job, first_look: FirstLook) -> dict[str, Any]:
 
 
 def _candidates(conn: redis.Redis, leader: Job, limit: int, tried: set[str]) -> list[str]:
-    """First looks waiting on the urgent queue, newest first, claimed for `leader` (none it
-    `tried` already: one that failed here is left to its own job)."""
+    """Up to `limit` first looks waiting on the urgent queue, newest first, that no one has
+    claimed (done ones keep their marker) and `leader` has not `tried` (one that failed here
+    is left to its own job), claimed for `leader`: one round trip (`_CLAIM_WAITING`) over the
+    newest `SCAN` entries of the queue."""
     key = f"rq:queue:{Urgency.URGENT.value}"
-    raw: list[bytes] = conn.lrange(key, -4 * limit - len(tried), -1)  # type: ignore[assignment]
-    ids = [r.decode() for r in reversed(raw)]
-    ids = [i for i in ids if i.endswith(SUFFIX) and i != leader.id and i not in tried]
-    if not ids:
-        return []
-    with conn.pipeline(transaction=False) as pipe:
-        for job_id in ids:
-            pipe.set(CLAIM.format(job=job_id), _holder(leader), nx=True, ex=CLAIM_TTL)
-        got = pipe.execute()
-    mine = [i for i, ok in zip(ids, got, strict=True) if ok]
-    for extra in mine[limit:]:
-        release(conn, extra, leader)
-    return mine[:limit]
+    args: list[str | int] = [SUFFIX, leader.id, _holder(leader), CLAIM_TTL, limit, SCAN,
+                             CLAIM.format(job=""), *sorted(tried)]
+    try:
+        got = conn.evalsha(_CLAIM_WAITING_SHA, 1, key, *args)
+    except redis.exceptions.NoScriptError:
+        got = conn.eval(_CLAIM_WAITING, 1, key, *args)
+    return [g.decode() if isinstance(g, bytes) else str(g) for g in got or []]
 
 
-def mark_done(conn: redis.Redis, job_id: str, by: Job) -> None:
+def mark_done(conn: redis.Redis | Pipeline, job_id: str, by: Job) -> None:
     """The leader did `job_id`'s first look: its claim becomes a marker no other leader takes
     (it would only find the plan enqueued), held by no worker, so that should the job itself
     find it (its plan gone already) it takes it over at once."""
@@ -196,13 +214,17 @@ def _start(conn: redis.Redis, leader: Job, ids: list[str], first_look: FirstLook
 def _settle(conn: redis.Redis, leader: Job, finished: dict[Future[dict[str, Any]], str]) -> int:
     """Mark the finished first looks done, or release those that failed (their own job does
     them, with its own retries); how many were done."""
-    count = 0
+    ok = []
     for future, job_id in finished.items():
         exc = future.exception()
         if exc is None:
-            mark_done(conn, job_id, leader)
-            count += 1
+            ok.append(job_id)
         else:
             log.info("first look of %s left to its own job: %s", job_id, exc)
             release(conn, job_id, leader)
-    return count
+    if ok:
+        with conn.pipeline(transaction=False) as pipe:
+            for job_id in ok:
+                mark_done(pipe, job_id, leader)
+            pipe.execute()
+    return len(ok)
