@@ -103,6 +103,14 @@ class JobContext:
         self.__dict__["default_branch"] = pr.base.repo.default_branch
         return pr
 
+    def learn_default_branch(self, pull: dict[str, Any]) -> None:
+        """A PR read as JSON names the default branch: spare the repository call."""
+        repo = (pull.get("base") or {}).get("repo") or {}
+        branch = repo.get("default_branch")
+        if isinstance(branch, str) and str(repo.get("full_name", "")).lower() == \
+                self.repo.lower():
+            self.__dict__.setdefault("default_branch", branch)
+
     def take_pull(self, pr: PullRequest, head_sha: str) -> PullRequest:
         """The webhook's PR, confirmed current by the caller (jobs.planner): as if read."""
         self.pull_json = msgspec.to_builtins(pr)
