@@ -7,13 +7,15 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import msgspec
 import redis
 from githubkit import GitHub
 
 from app.audit import AuditTrail
 from app.config import CONFIG_PATH, ConfigError, RepoConfig, parse_config
+from app.events import PullRequest
 from app.github import ClientFactory, client_for, read_file
-from app.handoff import handed_pull, mark_head, marked_head
+from app.handoff import compact, handed_pull, mark_head, marked_head
 
 
 def current_redis() -> redis.Redis:
@@ -36,7 +38,8 @@ class JobContext:
     # What an earlier job of the same delivery read (app.handoff); empty: read it here.
     handed: dict[str, Any] = field(default_factory=dict, repr=False)
     handed_for: int | None = None  # the PR number the handed data was accepted for
-    pull_json: dict[str, Any] | None = field(default=None, repr=False)  # as GitHub sent it
+    # the PR's fields jobs read (app.handoff.compact), to hand on
+    pull_json: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def owner(self) -> str:
@@ -69,7 +72,7 @@ class JobContext:
         before reporting (app.gitdata.push_to_branch recognises it by its tree)."""
         from app.checks import close_stale
 
-        pr = handed_pull(self.handed, number, head_sha)
+        pr: Any = handed_pull(self.handed, number, head_sha)
         if pr is not None:
             marked = marked_head(self.conn, self.repo, number)
             current = marked in (None, head_sha)
@@ -82,11 +85,11 @@ class JobContext:
                 head = self.gh.rest.git.get_commit(self.owner, self.name, pr.head.sha).parsed_data
                 if [p.sha for p in head.parents] == [head_sha]:
                     self.__dict__["default_branch"] = pr.base.repo.default_branch
-                    self.pull_json = dict(resp.json())
+                    self.pull_json = compact(dict(resp.json()))
                     return pr
             current = pr.state == "open" and pr.head.sha == head_sha
             if current:
-                self.pull_json = dict(resp.json())
+                self.pull_json = compact(dict(resp.json()))
                 mark_head(self.conn, self.repo, number, head_sha)
         if not current:
             self.audit.record("stale", repo=self.repo, number=number, head_sha=head_sha, job=job)
@@ -97,6 +100,22 @@ class JobContext:
                         "run. Nothing was changed.")
             return None
         # The PR names the default branch: spare the repository call.
+        self.__dict__["default_branch"] = pr.base.repo.default_branch
+        return pr
+
+    def learn_default_branch(self, pull: dict[str, Any]) -> None:
+        """A PR read as JSON names the default branch: spare the repository call."""
+        repo = (pull.get("base") or {}).get("repo") or {}
+        branch = repo.get("default_branch")
+        if isinstance(branch, str) and str(repo.get("full_name", "")).lower() == \
+                self.repo.lower():
+            self.__dict__.setdefault("default_branch", branch)
+
+    def take_pull(self, pr: PullRequest, head_sha: str) -> PullRequest:
+        """The webhook's PR, confirmed current by the caller (jobs.planner): as if read."""
+        self.pull_json = msgspec.to_builtins(pr)
+        mark_head(self.conn, self.repo, pr.number, head_sha)
+        assert pr.base.repo is not None  # app.handoff.webhook_pull: only with its base repo
         self.__dict__["default_branch"] = pr.base.repo.default_branch
         return pr
 

@@ -29,6 +29,7 @@ class Account(_Lenient, frozen=True):
 
 class Repository(_Lenient, frozen=True):
     full_name: str
+    default_branch: str | None = None
 
 
 class Installation(_Lenient, frozen=True):
@@ -37,14 +38,24 @@ class Installation(_Lenient, frozen=True):
 
 class Ref(_Lenient, frozen=True):
     sha: str
+    ref: str = ""
     repo: Repository | None = None
 
 
+class Label(_Lenient, frozen=True):
+    name: str
+
+
 class PullRequest(_Lenient, frozen=True):
+    """What any job reads of a PR (app.handoff hands it on from the webhook, not re-read)."""
+
     number: int
     head: Ref
     base: Ref
     state: str = "open"
+    draft: bool = False
+    user: Account | None = None
+    labels: tuple[Label, ...] = ()
     created_at: str | None = None
     updated_at: str | None = None
 

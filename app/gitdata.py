@@ -18,6 +18,7 @@ from githubkit.exception import RequestFailed
 from app.context import JobContext
 from app.files import MAX_FILE_BYTES, Files, decode
 from app.github import body
+from app.handoff import contents_ref
 
 MAX_ARCHIVE_BYTES = 200 * 1024 * 1024  # the tarball as downloaded
 # What one head may unpack to: a 0.64 MB tarball of repeated text unpacked to 629 MB held in
@@ -140,4 +141,5 @@ def changed_files(ctx: JobContext, number: int) -> list[dict[str, Any]]:
         per_page=100,
     )
     return [{"path": f.filename, "status": f.status, "patch": f.patch, "sha": f.sha,
-             "previous_path": f.previous_filename or None} for f in files]
+             "previous_path": f.previous_filename or None, "ref": contents_ref(f.contents_url)}
+            for f in files]

@@ -7,6 +7,7 @@ from typing import Any
 
 from app.command_parser import is_actionable
 from app.events import Event
+from app.handoff import hook_pull
 from app.queue import JobSpec, Urgency
 from app.routing import Router
 from app.webhooks import Delivery
@@ -51,6 +52,10 @@ def on_pull_request(event: Event, delivery: Delivery) -> list[JobSpec]:
     kwargs, pr = _open_pull(event, delivery), event.pull_request
     if kwargs is None or pr is None:
         return []
+    # The PR for the plan, so it need not read it (app.handoff). Its name sorts before
+    # `installation_id` in the job's description, which app.queue's fair share scans (the
+    # last `installation_id=` wins there: the PR's branch name is the sender's to choose).
+    kwargs["hook_pull"] = hook_pull(pr)
     if delivery.action not in NEW_HEAD:
         return [JobSpec("plan", "jobs.planner.plan_pull_request", kwargs)]
     extra: dict[str, Any] = {"fork": pr.is_fork}
@@ -58,6 +63,16 @@ def on_pull_request(event: Event, delivery: Delivery) -> list[JobSpec]:
         extra["pushed"] = pushed
     return [JobSpec("open-checks", "jobs.planner.open_checks", {**kwargs, **extra},
                     Urgency.URGENT)]
+
+
+@router.register("pull_request", "closed", humans_only=False)
+def on_closed(event: Event, delivery: Delivery) -> list[JobSpec]:
+    """Recorded, so a plan holding the webhook's PR from before does no work (app.handoff)."""
+    base, pr = _base(event, delivery), event.pull_request
+    if base is None or pr is None:
+        return []
+    return [JobSpec("closed", "jobs.planner.pull_closed",
+                    {**base, "number": pr.number, "at": pr.updated_at}, Urgency.URGENT)]
 
 
 @router.register("pull_request", "synchronize", only_us=True)

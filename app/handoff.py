@@ -9,19 +9,31 @@ is ignored.
 Staleness without a PR read: every job that confirms a PR's open head through the API
 records it (`mark_head`); a job holding handed data for an older head sees the newer mark
 and drops its work, as it would after reading the PR.
+
+The plan of a new head does not read the PR either: the web hands it the PR from the
+webhook's signed payload (`hook_pull`: only the fields jobs read, app.events.PullRequest,
+as ~0.5 KB of JSON). The plan takes it once the file list it reads anyway is of that very
+head (each entry's `contents_url` names its commit: `files_head`) and no `closed` delivery
+came after it (`mark_closed`); anything else, and it reads the PR. Handed PRs are only those
+fields, whichever way they were read (`compact`), so later jobs' descriptions stay short.
 """
 
 from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
 
+import msgspec
 import redis
+
+from app.events import PullRequest
 
 if TYPE_CHECKING:
     from app.context import JobContext
 
 HEAD_KEY = "shipcrew:head:{repo}:{number}"
+CLOSED_KEY = "shipcrew:closed:{repo}:{number}"
 CLAIM_KEY = "shipcrew:audit-claimed:{repo}:{sha}"
 CLAIM_TTL = 24 * 3600
 HEAD_TTL = 7 * 24 * 3600
@@ -35,6 +47,63 @@ def mark_head(conn: redis.Redis, repo: str, number: int, head_sha: str) -> None:
 def marked_head(conn: redis.Redis, repo: str, number: int) -> str | None:
     raw = conn.get(HEAD_KEY.format(repo=repo.lower(), number=number))
     return raw.decode() if isinstance(raw, bytes) else raw
+
+
+def mark_closed(conn: redis.Redis, repo: str, number: int, at: str | None) -> None:
+    """A `pull_request.closed` delivery: the PR was closed at `at` (its `updated_at`)."""
+    conn.set(CLOSED_KEY.format(repo=repo.lower(), number=number), at or "", ex=HEAD_TTL)
+
+
+def closed_since(conn: redis.Redis, repo: str, number: int, at: str | None) -> bool:
+    """Whether the PR was closed at or after `at` (GitHub's ISO timestamps order as text;
+    unknown times count as closed after)."""
+    raw = conn.get(CLOSED_KEY.format(repo=repo.lower(), number=number))
+    if raw is None:
+        return False
+    closed = raw.decode() if isinstance(raw, bytes) else str(raw)
+    return not (closed and at) or closed >= at
+
+
+def hook_pull(pr: PullRequest) -> bytes:
+    """The webhook's PR as the web hands it to the first look and the plan."""
+    return msgspec.json.encode(pr)
+
+
+_hook_decoder = msgspec.json.Decoder(PullRequest, strict=False)
+
+
+def _usable(pr: PullRequest, number: int, head_sha: str) -> PullRequest | None:
+    if pr.number != number or pr.head.sha != head_sha or pr.state != "open":
+        return None
+    return pr if pr.base.repo is not None and pr.base.repo.default_branch else None
+
+
+def webhook_pull(raw: bytes | None, number: int, head_sha: str) -> PullRequest | None:
+    """The PR the web handed (`hook_pull`), if it is this open PR at this head."""
+    if not raw:
+        return None
+    try:
+        return _usable(_hook_decoder.decode(raw), number, head_sha)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+
+
+def compact(pull: dict[str, Any]) -> dict[str, Any]:
+    """A PR as GitHub sends it (API or webhook), cut to the fields any job reads."""
+    return msgspec.to_builtins(msgspec.convert(pull, PullRequest, strict=False))  # type: ignore[no-any-return]
+
+
+def files_head(files: list[dict[str, Any]]) -> str | None:
+    """The one commit a PR's file list is of (GitHub names it in each entry's
+    `contents_url`; a removed file's entry is left out of the count), or None."""
+    refs = {f.get("ref") for f in files if f.get("status") != "removed"}
+    return next(iter(refs)) if len(refs) == 1 and None not in refs else None
+
+
+def contents_ref(contents_url: str | None) -> str | None:
+    """The commit a PR file entry is of: `…/contents/<path>?ref=<sha>`."""
+    refs = parse_qs(urlsplit(contents_url or "").query).get("ref")
+    return refs[0] if refs else None
 
 
 def claim_audit(conn: redis.Redis, repo: str, sha: str) -> None:
@@ -66,16 +135,16 @@ def handoff(pull: dict[str, Any], config_text: str | None,
     return out
 
 
-def handed_pull(handed: dict[str, Any] | None, number: int, head_sha: str) -> Any | None:
-    """The handed PR as githubkit's model, only if it is this PR at this head."""
+def handed_pull(handed: dict[str, Any] | None, number: int, head_sha: str
+                ) -> PullRequest | None:
+    """The handed PR, only if it is this open PR at this head."""
     raw = (handed or {}).get("pull")
-    if not isinstance(raw, dict) or raw.get("number") != number:
+    if not isinstance(raw, dict):
         return None
-    if not isinstance(raw.get("head"), dict) or raw["head"].get("sha") != head_sha:
+    try:
+        return _usable(msgspec.convert(raw, PullRequest, strict=False), number, head_sha)
+    except msgspec.ValidationError:
         return None
-    from githubkit_schemas.latest.models import PullRequest
-
-    return PullRequest.model_validate(raw)
 
 
 def last_try() -> bool:

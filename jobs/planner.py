@@ -1,5 +1,5 @@
 """The coordinator's jobs: open a new head's check runs at once (`open_checks`, urgent), then
-read the PR, classify the change, plan and enqueue the agents (`plan_pull_request`)."""
+confirm the PR's head, classify the change, plan and enqueue the agents (`plan_pull_request`)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,19 @@ from app.config import CONFIG_PATH, ConfigError, GenerateMode, RepoConfig
 from app.context import JobContext, is_fork, job_context
 from app.coordinator import ChangedFile, Plan, classify, plan
 from app.files import Files
+from app.gitdata import changed_files
 from app.github import ClientFactory, client_for
-from app.handoff import claim_audit, handoff, last_try, mark_head, pull_files
+from app.handoff import (
+    claim_audit,
+    closed_since,
+    files_head,
+    handoff,
+    last_try,
+    mark_closed,
+    mark_head,
+    pull_files,
+    webhook_pull,
+)
 from app.logs import bound_delivery
 from app.queue import JobSpec, Urgency, enqueue, is_transient, job_id_for
 from jobs import first_look
@@ -109,13 +120,15 @@ def expected_runs(conn: redis.Redis, repo: str, fork: bool) -> list[tuple[str, s
 def open_checks(
     *, installation_id: int, repo: str, number: int, head_sha: str, delivery_id: str,
     fork: bool = False, pushed: dict[str, str] | None = None, conn: redis.Redis | None = None,
-    factory: ClientFactory | None = None,
+    factory: ClientFactory | None = None, hook_pull: bytes | None = None,
 ) -> dict[str, Any]:
     """The urgent step of a new head (`first_look`); inside its RQ job it also does the first
-    looks waiting behind it, a few at a time (jobs.first_look: claimed, never dequeued)."""
+    looks waiting behind it, a few at a time (jobs.first_look: claimed, never dequeued).
+    `hook_pull`: the webhook's PR, for the plan (app.handoff)."""
     kwargs: dict[str, Any] = {
         "installation_id": installation_id, "repo": repo, "number": number,
-        "head_sha": head_sha, "delivery_id": delivery_id, "fork": fork, "pushed": pushed}
+        "head_sha": head_sha, "delivery_id": delivery_id, "fork": fork, "pushed": pushed,
+        "hook_pull": hook_pull}
     job = get_current_job()
     if job is None or conn is not None or not job.id.endswith(first_look.SUFFIX):
         return _first_look(kwargs, conn, factory)
@@ -181,9 +194,20 @@ def _first_look(kw: dict[str, Any], conn: redis.Redis | None,
                         number=number, head_sha=head_sha, conn=ctx.conn, **pushed)
         plan = {"installation_id": installation_id, "repo": repo,
                 "delivery_id": delivery_id, "number": number, "head_sha": head_sha}
+        if kw.get("hook_pull"):
+            plan["hook_pull"] = kw["hook_pull"]
         enqueue(ctx.conn, delivery_id,
                 JobSpec("plan", "jobs.planner.plan_pull_request", plan, Urgency.DEFAULT))
         return {"status": "opened", "runs": opened, "plan": plan_id}
+
+
+def pull_closed(*, installation_id: int, repo: str, number: int, delivery_id: str,
+                at: str | None = None, conn: redis.Redis | None = None) -> dict[str, Any]:
+    """A closed PR, recorded for the plans still holding its webhook's PR: Redis only."""
+    from app.context import current_redis
+
+    mark_closed(conn or current_redis(), repo, number, at)
+    return {"status": "recorded", "number": number}
 
 
 def _close_opened(ctx: JobContext, job_id: str, name: str, head_sha: str, why: str) -> None:
@@ -196,18 +220,35 @@ def _close_opened(ctx: JobContext, job_id: str, name: str, head_sha: str, why: s
     checks.forget_opened(ctx.conn, job_id)
 
 
+def _current(ctx: JobContext, number: int, head_sha: str, hook_pull: bytes | None
+             ) -> tuple[Any, list[dict[str, Any]]] | None:
+    """The PR and its files if `head_sha` is still its open head, else None. The webhook's PR
+    (`hook_pull`) is taken when the file list, read anyway, is of that very head and the PR
+    was not closed since; otherwise the PR is read (app.handoff)."""
+    webhook = webhook_pull(hook_pull, number, head_sha)
+    if webhook is None or closed_since(ctx.conn, ctx.repo, number, webhook.updated_at):
+        pr = ctx.current_pull(number, head_sha, "plan")
+        return (pr, pull_files(ctx, number)) if pr is not None else None
+    files = changed_files(ctx, number)
+    if files_head(files) == head_sha:
+        return ctx.take_pull(webhook, head_sha), files
+    pr = ctx.current_pull(number, head_sha, "plan")  # a newer head, or no way to tell
+    return (pr, files) if pr is not None else None
+
+
 def plan_pull_request(
     *, installation_id: int, repo: str, number: int, head_sha: str, delivery_id: str,
     conn: redis.Redis | None = None, factory: ClientFactory | None = None,
+    hook_pull: bytes | None = None,
 ) -> dict[str, Any]:
     with bound_delivery(delivery_id):
         ctx = job_context(installation_id, repo, delivery_id, conn, factory)
-        if (pr := ctx.current_pull(number, head_sha, "plan")) is None:
+        if (current := _current(ctx, number, head_sha, hook_pull)) is None:
             for job, name in (("generate", PIPELINE_CHECK), ("audit", POLICY_CHECK)):
                 _close_opened(ctx, job_id_for(delivery_id, job), name, head_sha,
                               "Superseded: a newer push has its own run")
             return {"status": "stale"}
-        files = pull_files(ctx, number)
+        pr, files = current
         config = ctx.config
         if isinstance(config, ConfigError):
             report_config_error(ctx, head_sha, config)

@@ -62,11 +62,13 @@ def _pull(data: dict[str, Any], repo: str) -> PullInfo:
 
 def pull_info(ctx: JobContext, number: int) -> PullInfo | None:
     try:
-        return _pull(body(ctx.gh.rest.pulls.get(ctx.owner, ctx.name, number)), ctx.repo)
+        data = body(ctx.gh.rest.pulls.get(ctx.owner, ctx.name, number))
     except RequestFailed as exc:
         if _status(exc) == 404:
             return None
         raise
+    ctx.learn_default_branch(data)
+    return _pull(data, ctx.repo)
 
 
 def pulls_for_sha(ctx: JobContext, sha: str, numbers: list[int]) -> list[PullInfo]:

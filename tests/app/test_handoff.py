@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import redis
 
 from app import handoff
@@ -40,3 +41,54 @@ def test_handed_config_is_used_only_once_the_pull_was_accepted(
     assert ctx.config_text == "generate: {mode: suggest}\n"
     handoff.mark_head(redis_conn, "octo/svc", 7, "e" * 40)
     assert handoff.marked_head(redis_conn, "OCTO/svc", 7) == "e" * 40
+
+
+HOOK = {"number": 7, "state": "open", "updated_at": "2026-12-02T06:00:00Z",
+        "head": {"sha": "a" * 40, "ref": "feature", "repo": {"full_name": "octo/svc"}},
+        "base": {"sha": "b" * 40, "ref": "main",
+                 "repo": {"full_name": "octo/svc", "default_branch": "main"}},
+        "user": {"login": "alice", "type": "User"}, "labels": [{"name": "ok", "color": "f"}],
+        "title": "not kept", "body": "x" * 10_000}
+
+
+def test_the_webhooks_pull_keeps_only_what_jobs_read_and_must_match() -> None:
+    from app.events import PullRequest
+
+    raw = handoff.hook_pull(msgspec.convert(HOOK, PullRequest))
+    assert len(raw) < 600 and b"not kept" not in raw
+    pr = handoff.webhook_pull(raw, 7, "a" * 40)
+    assert pr is not None and pr.head.ref == "feature" and pr.labels[0].name == "ok"
+    assert pr.base.repo is not None and pr.base.repo.default_branch == "main"
+    assert handoff.webhook_pull(raw, 8, "a" * 40) is None
+    assert handoff.webhook_pull(raw, 7, "c" * 40) is None
+    assert handoff.webhook_pull(b"{not json", 7, "a" * 40) is None
+    assert handoff.webhook_pull(None, 7, "a" * 40) is None
+    closed = msgspec.convert({**HOOK, "state": "closed"}, PullRequest)
+    assert handoff.webhook_pull(handoff.hook_pull(closed), 7, "a" * 40) is None
+    no_base = {**HOOK, "base": {"sha": "b" * 40}}
+    assert handoff.webhook_pull(handoff.hook_pull(msgspec.convert(no_base, PullRequest)),
+                                7, "a" * 40) is None  # the config's branch would be unknown
+    assert msgspec.json.encode(handoff.compact(HOOK)) == raw
+
+
+def test_a_file_list_names_its_head_only_when_every_entry_agrees() -> None:
+    def entry(status: str, ref: str | None) -> dict:
+        return {"path": "p", "status": status, "ref": ref}
+
+    assert handoff.files_head([entry("added", "a"), entry("modified", "a")]) == "a"
+    assert handoff.files_head([entry("added", "a"), entry("removed", "base")]) == "a"
+    assert handoff.files_head([entry("added", "a"), entry("modified", "b")]) is None
+    assert handoff.files_head([entry("added", None)]) is None
+    assert handoff.files_head([]) is None
+    assert handoff.contents_ref("https://api/x/contents/a%20b?ref=" + "a" * 40) == "a" * 40
+    assert handoff.contents_ref(None) is None
+
+
+def test_a_close_counts_against_pulls_from_before_it(redis_conn: redis.Redis) -> None:
+    assert not handoff.closed_since(redis_conn, "octo/svc", 7, "2026-12-02T06:00:00Z")
+    handoff.mark_closed(redis_conn, "Octo/Svc", 7, "2026-12-02T06:00:05Z")
+    assert handoff.closed_since(redis_conn, "octo/svc", 7, "2026-12-02T06:00:00Z")
+    assert handoff.closed_since(redis_conn, "octo/svc", 7, "2026-12-02T06:00:05Z")  # a tie
+    assert not handoff.closed_since(redis_conn, "octo/svc", 7, "2026-12-02T06:01:00Z")  # reopened
+    assert handoff.closed_since(redis_conn, "octo/svc", 7, None)
+    assert not handoff.closed_since(redis_conn, "octo/svc", 8, None)

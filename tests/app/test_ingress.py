@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 import redis
 from rq import Queue
@@ -29,11 +30,28 @@ def _base(payload: dict, delivery: str) -> dict:
             "repo": payload["repository"]["full_name"], "delivery_id": delivery}
 
 
+def _ref(ref: dict) -> dict:
+    repo = ref.get("repo")
+    return {"sha": ref["sha"], "ref": ref["ref"], "repo": repo and {
+        "full_name": repo["full_name"], "default_branch": repo.get("default_branch")}}
+
+
+def _hook(pr: dict) -> dict:
+    """What the plan is handed of the webhook's PR (app.handoff), as JSON."""
+    user = pr.get("user")
+    return {"number": pr["number"], "head": _ref(pr["head"]), "base": _ref(pr["base"]),
+            "state": pr["state"], "draft": pr.get("draft", False),
+            "user": user and {"login": user["login"], "type": user.get("type")},
+            "labels": [{"name": lb["name"]} for lb in pr.get("labels") or []],
+            "created_at": pr.get("created_at"), "updated_at": pr.get("updated_at")}
+
+
 def _plan(payload: dict, delivery: str) -> Expected:
     pr = payload["pull_request"]
     if pr["state"] != "open":
         return []
-    kwargs = {**_base(payload, delivery), "number": pr["number"], "head_sha": pr["head"]["sha"]}
+    kwargs = {**_base(payload, delivery), "number": pr["number"], "head_sha": pr["head"]["sha"],
+              "hook_pull": _hook(pr)}
     if payload["action"] == "ready_for_review":
         return [("plan", "jobs.planner.plan_pull_request", "shipcrew-default", kwargs)]
     # A new head: one urgent job records who made it and when (issue 10: the sender and
@@ -43,6 +61,12 @@ def _plan(payload: dict, delivery: str) -> Expected:
     pushed = {"by": payload["sender"]["login"], "at": pr.get("updated_at") or pr["created_at"]}
     return [("open-checks", "jobs.planner.open_checks", "shipcrew-urgent",
              {**kwargs, "fork": fork, "pushed": pushed})]
+
+
+def _closed(payload: dict, delivery: str) -> Expected:
+    pr = payload["pull_request"]
+    return [("closed", "jobs.planner.pull_closed", "shipcrew-urgent",
+             {**_base(payload, delivery), "number": pr["number"], "at": pr["updated_at"]})]
 
 
 def _command(payload: dict, delivery: str) -> Expected:
@@ -99,6 +123,7 @@ def _push(payload: dict, delivery: str) -> Expected:
 
 EXPECTED = {
     **{key: _plan for key in PLANNED},
+    ("pull_request", "closed"): _closed,
     ("push", None): _push,
     ("issue_comment", "created"): _command,
     ("deployment_status", "created"): _deployment,
@@ -154,7 +179,9 @@ def test_every_real_payload_is_accepted(client: TestClient, redis_conn: redis.Re
     for job_id, (_, func, queue, kwargs) in zip(jobs, expected, strict=True):
         job = Queue(queue, connection=redis_conn).fetch_job(job_id)
         assert job is not None and job.func_name == func
-        assert job.kwargs == kwargs
+        hook = job.kwargs.get("hook_pull")
+        assert {**job.kwargs, **({"hook_pull": msgspec.json.decode(hook)} if hook else {})
+                } == kwargs
     assert resp.json()["status"] == ("enqueued" if expected else "ignored")
 
 
