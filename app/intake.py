@@ -68,6 +68,21 @@ while i <= #ARGV do
 end
 return 1
 """
+# One job, no dedupe: what a job enqueues (app.queue.enqueue). KEYS: template, job key, queue
+# key, RQ's set of queues. ARGV: timestamp, pickled call, description, job id, at front (1/0).
+_ONE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+redis.call('COPY', KEYS[1], KEYS[2], 'REPLACE')
+redis.call('HSET', KEYS[2], 'created_at', ARGV[1], 'enqueued_at', ARGV[1], 'data', ARGV[2],
+           'description', ARGV[3])
+redis.call('SADD', KEYS[4], KEYS[3])
+if ARGV[5] == '1' then redis.call('LPUSH', KEYS[3], ARGV[4])
+else redis.call('RPUSH', KEYS[3], ARGV[4]) end
+redis.call('RPUSH', KEYS[3] .. ':wake', '1')  -- app.queue.wake
+redis.call('LTRIM', KEYS[3] .. ':wake', -64, -1)
+return 1
+"""
+_ONE_SHA = hashlib.sha1(_ONE.encode()).hexdigest()
 Command = tuple[Any, ...]
 PER_JOB = ("created_at", "enqueued_at", "data", "description")
 TEMPLATES = "shipcrew:rq-template:"
@@ -132,6 +147,24 @@ def _now() -> str:
     if whole != _second[0]:
         _second = (whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
     return f"{_second[1]}.{int((now - whole) * 1e6):06d}Z"
+
+
+def enqueue_one(conn: redis.Redis, delivery_id: str, spec: JobSpec, at_front: bool) -> str:
+    """Enqueue `spec` as RQ's `Queue.enqueue_call` would (app.queue.rq_enqueue), in one round
+    trip: RQ builds and serializes a `Job` for each (~0.5 ms of CPU, a few round trips)."""
+    job_id, (template, key, queue_key, _, call, description) = job_args(delivery_id, spec)
+    keys = [template, key, queue_key, Queue.redis_queues_keys]
+    argv = [_now(), call, description, job_id, int(at_front)]
+    for _ in range(2):
+        try:
+            result = conn.evalsha(_ONE_SHA, len(keys), *keys, *argv)
+        except redis.exceptions.NoScriptError:
+            result = conn.eval(_ONE, len(keys), *keys, *argv)
+        if result != -1:
+            return job_id
+        shape = _shape(spec)  # first use, or Redis lost the template: seed it, send again
+        conn.hset(shape.key, mapping=shape.fields)
+    raise RuntimeError(f"could not enqueue {job_id}: its template vanished twice")
 
 
 class Intake:

@@ -153,7 +153,18 @@ def job_id_for(delivery_id: str, name: str) -> str:
 def enqueue(conn: redis.Redis, delivery_id: str, spec: JobSpec, pipeline: Any = None,
             at_front: bool = False) -> str:
     """`at_front`: a PR's follow-up work, taken before other PRs' new work of the same
-    installation (across installations `FairQueue` shares the workers)."""
+    installation (across installations `FairQueue` shares the workers). Written as RQ would
+    write it, in one round trip (app.intake.enqueue_one); in a `pipeline`, by RQ itself."""
+    if pipeline is None:
+        from app.intake import enqueue_one
+
+        return enqueue_one(conn, delivery_id, spec, at_front)
+    return rq_enqueue(conn, delivery_id, spec, pipeline, at_front)
+
+
+def rq_enqueue(conn: redis.Redis, delivery_id: str, spec: JobSpec, pipeline: Any = None,
+               at_front: bool = False) -> str:
+    """`enqueue` by RQ's own `Queue.enqueue_call` (what app.intake is held to)."""
     job_id = job_id_for(delivery_id, spec.name)
     FairQueue(spec.urgency.value, connection=conn).enqueue_call(
         spec.func,

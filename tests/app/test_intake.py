@@ -8,7 +8,7 @@ from rq import Queue
 from rq.job import Job
 
 from app.intake import Intake, job_args
-from app.queue import JobSpec, Urgency, enqueue
+from app.queue import JobSpec, Urgency, enqueue, rq_enqueue
 
 SPEC = JobSpec("plan", "jobs.planner.plan_pull_request",
                {"installation_id": 1, "repo": "o/r", "number": 2, "head_sha": "a" * 40,
@@ -16,10 +16,7 @@ SPEC = JobSpec("plan", "jobs.planner.plan_pull_request",
 VOLATILE = {b"created_at", b"enqueued_at", b"data"}  # timestamps; data: compressed by RQ
 
 
-def test_the_job_hash_matches_what_rq_writes(redis_conn: redis.Redis) -> None:
-    enqueue(redis_conn, "by-rq", SPEC)
-    _, args = job_args("by-us", SPEC)
-    assert Intake(redis_conn).submit("by-us", [args], [])
+def _same_as_rq(redis_conn: redis.Redis) -> None:
     ours = redis_conn.hgetall(Job.key_for("by-us--plan"))
     theirs = redis_conn.hgetall(Job.key_for("by-rq--plan"))
     assert {k for k in theirs} == {k for k in ours}
@@ -32,8 +29,34 @@ def test_the_job_hash_matches_what_rq_writes(redis_conn: redis.Redis) -> None:
                  "_success_callback_name", "_failure_callback_name"):
         assert getattr(a, attr) == getattr(b, attr), attr
     assert a.description == b.description
+
+
+def test_the_job_hash_matches_what_rq_writes(redis_conn: redis.Redis) -> None:
+    rq_enqueue(redis_conn, "by-rq", SPEC)
+    _, args = job_args("by-us", SPEC)
+    assert Intake(redis_conn).submit("by-us", [args], [])
+    _same_as_rq(redis_conn)
     assert Queue(Urgency.URGENT.value, connection=redis_conn).job_ids == ["by-rq--plan",
                                                                          "by-us--plan"]
+
+
+def test_a_job_enqueues_as_rq_would_in_one_round_trip(redis_conn: redis.Redis,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    rq_enqueue(redis_conn, "by-rq", SPEC)
+    enqueue(redis_conn, "warm", SPEC)  # loads the script, seeds the shape
+    calls: list[tuple] = []
+    real = redis.Redis.execute_command
+    monkeypatch.setattr(redis.Redis, "execute_command",
+                        lambda self, *a, **k: calls.append(a) or real(self, *a, **k))
+    assert enqueue(redis_conn, "by-us", SPEC) == "by-us--plan"
+    assert len(calls) == 1
+    _same_as_rq(redis_conn)
+    assert enqueue(redis_conn, "first", SPEC, at_front=True) == "first--plan"
+    assert Queue(Urgency.URGENT.value, connection=redis_conn).job_ids == [
+        "first--plan", "by-rq--plan", "warm--plan", "by-us--plan"]
+    redis_conn.flushdb()  # a flushed Redis: the template is seeded again
+    enqueue(redis_conn, "again", SPEC)
+    assert Job.fetch("again--plan", redis_conn).kwargs == SPEC.kwargs
 
 
 def test_a_flushed_redis_is_seeded_again(redis_conn: redis.Redis) -> None:
