@@ -159,8 +159,6 @@ def run_worker(redis_url: str, names: list[str] | None = None, *, burst: bool = 
                          else ReliableSimpleWorker)
     if cls is ReliableWorker:
         preload()
-    elif not burst:
-        warm()
     me = f"{socket.gethostname()}:{os.getpid()}"
     periodic = _periodic(recovery_interval)
     maintenance = Maintenance(lambda: redis_from_url(redis_url), me, periodic)
@@ -171,6 +169,8 @@ def run_worker(redis_url: str, names: list[str] | None = None, *, burst: bool = 
     else:
         maintenance.start()
     try:
+        if cls is ReliableSimpleWorker and not burst:
+            warm()  # once maintenance runs: liveness and leadership come as early as before
         worker = None
         while True:
             try:
