@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -175,3 +177,31 @@ class CpuSampler(threading.Thread):
               f"was seen), {total:.0f} ms in all: " + ", ".join(
                   f"{k} {v:.0f}" for k, v in sorted(used.items(), key=lambda kv: -kv[1])
                   if v >= 5))
+
+
+def cpu_sampler(stack: Any) -> CpuSampler:
+    """A started CpuSampler of every process of the stack (--timeline)."""
+    pids = {"web": stack.web.pid, "bench": os.getpid()}
+    pids.update({f"worker{i}": w.pid for i, w in enumerate(stack.workers)})
+    sampler = CpuSampler(pids)
+    sampler.start()
+    return sampler
+
+
+def spy(stack: Any) -> list[subprocess.Popen[bytes]]:
+    """With BENCH_SPY=DIR: py-spy records the web, each worker and this process for 2 s from
+    just before the release, as collapsed stacks in DIR (profiling, not measuring)."""
+    out = os.environ.get("BENCH_SPY")
+    if not out:
+        return []
+    procs = {"web": stack.web.pid, "bench": os.getpid()}
+    procs.update({f"worker{i}": w.pid for i, w in enumerate(stack.workers)})
+    which = os.environ.get("BENCH_SPY_ONLY", "").split(",")
+    spies = [subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-r",
+                               "400", "-d", "1", "--gil", "--nonblocking", "-f", "raw", "-t",
+                               "-o", f"{out}/{name}.txt", "-p", str(pid)],
+                              stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL) for name, pid in procs.items()
+             if not which[0] or name in which]
+    time.sleep(0.5)  # attached
+    return spies

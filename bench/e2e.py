@@ -27,7 +27,6 @@ import time
 from collections import Counter
 from datetime import UTC
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -39,6 +38,8 @@ from rq.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegist
 from app.embedded import EmbeddedRedis  # noqa: E402
 from app.files import read_tree  # noqa: E402
 from app.queue import queues  # noqa: E402
+from bench import _timeline  # noqa: E402
+from bench._memory import rss, worker_memory  # noqa: E402
 from tests.emulator.fixture import Emulator  # noqa: E402
 
 SAMPLE = read_tree(ROOT / "tests/jobs/repos/py-fastapi-uv")
@@ -137,18 +138,6 @@ class Stack:
         self.released = (0.0, 0.0)  # time.time(), perf_counter() of the burst's release
         self.trace, self.cpu = trace, None
 
-    def cpu_sampler(self) -> Any:
-        """With --timeline, a started bench._timeline.CpuSampler of every process."""
-        if not self.trace:
-            return None
-        from bench._timeline import CpuSampler
-
-        pids = {"web": self.web.pid, "bench": os.getpid()}
-        pids.update({f"worker{i}": w.pid for i, w in enumerate(self.workers)})
-        sampler = CpuSampler(pids)
-        sampler.start()
-        return sampler
-
     def stop(self) -> None:
         self.watcher.stopped.set()
         for proc in [self.web, *self.workers]:
@@ -241,8 +230,8 @@ def burst(stack: Stack, n: int) -> tuple[list[float], list[float], float, list[f
     heads = [stack.emu.open_pull("burst", f"svc-{i}", "feature", change(i),
                                  user="alice")["head_sha"] for i in range(n)]
     other = stack.emu.open_pull("other", "svc", "feature", change(n), user="alice")["head_sha"]
-    spies = _spy(stack)
-    cpu = stack.cpu_sampler()
+    spies = _timeline.spy(stack)
+    cpu = _timeline.cpu_sampler(stack) if stack.trace else None
     t0, wall = time.perf_counter(), time.time()
     stack.released = (wall, t0)
     stack.emu.control("POST", "/deliveries/release")
@@ -256,25 +245,6 @@ def burst(stack: Stack, n: int) -> tuple[list[float], list[float], float, list[f
     first, done = timings(stack, [("burst", f"svc-{i}", heads[i], t0) for i in range(n)])
     lone_first, lone_done = timings(stack, [("other", "svc", other, t0)])
     return first, done, total, lone_first + lone_done, accepted(stack, wall, n + 1)
-
-
-def _spy(stack: Stack) -> list[subprocess.Popen[bytes]]:
-    """With BENCH_SPY=DIR: py-spy records the web, each worker and this process for 2 s from
-    just before the release, as collapsed stacks in DIR (profiling, not measuring)."""
-    out = os.environ.get("BENCH_SPY")
-    if not out:
-        return []
-    procs = {"web": stack.web.pid, "bench": os.getpid()}
-    procs.update({f"worker{i}": w.pid for i, w in enumerate(stack.workers)})
-    which = os.environ.get("BENCH_SPY_ONLY", "").split(",")
-    spies = [subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-r",
-                               "400", "-d", "1", "--gil", "--nonblocking", "-f", "raw", "-t",
-                               "-o", f"{out}/{name}.txt", "-p", str(pid)],
-                              stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL) for name, pid in procs.items()
-             if not which[0] or name in which]
-    time.sleep(0.5)  # attached
-    return spies
 
 
 def accepted(stack: Stack, since: float, n: int) -> float:
@@ -327,53 +297,6 @@ def flows(stack: Stack) -> dict[str, tuple[Counter[str], int]]:
     out["/crew plan"] = calls(stack, lambda: emu.comment("flow", "svc", 1, "/crew plan",
                                                          "alice", "write"))
     return out
-
-
-def rss(stack: Stack, installations: int, target: int) -> dict[str, float]:
-    """Worker RSS before, after one PR on each of `installations` new installations, and
-    after pushes to those PRs until `target` jobs ran in this phase."""
-    emu = stack.emu
-    base_jobs = stack.jobs_done()
-    before = max(stack.rss_mb())
-    for i in range(installations):
-        emu.create_repo(f"tenant-{i}", "svc", SAMPLE)
-    for i in range(installations):
-        emu.open_pull(f"tenant-{i}", "svc", "feature", change(i), user="alice")
-    stack.quiet()
-    first_pass = max(stack.rss_mb())
-    rounds = 0
-    samples = [first_pass]
-    while stack.jobs_done() - base_jobs < target and rounds < 20:
-        rounds += 1
-        for i in range(installations):
-            emu.push(f"tenant-{i}", "svc", 1, {"app/main.py": f"# round {rounds}\n"
-                                               + SAMPLE["app/main.py"]}, user="alice")
-        stack.quiet()
-        samples.append(max(stack.rss_mb()))
-    return {"before": before, "first_pass": first_pass, "final": samples[-1],
-            "max": max(samples), "jobs": stack.jobs_done() - base_jobs,
-            "per_installation": (first_pass - before) / installations,
-            "after_warm_growth": samples[-1] - first_pass}
-
-
-def worker_memory(stack: Stack) -> str:
-    """RSS / PSS (MB) of each worker process and of its children at this moment (a work horse
-    with `--fork`, a Helm child): PSS counts a page shared by N processes as 1/N, so pages
-    shared by both workers (or a horse and its worker) are not counted twice."""
-    from bench.worker import memory_of
-
-    def mem(pid: int) -> str:
-        try:
-            m = memory_of(pid)
-        except OSError:
-            return "gone"
-        return f"{m['rss']:.0f}/{m['pss']:.0f}"
-
-    out = []
-    for proc in stack.workers:
-        kids = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
-        out.append(mem(proc.pid) + "".join(f" +child {mem(int(k))}" for k in kids))
-    return "; ".join(out)
 
 
 # --- report ------------------------------------------------------------------------------------
@@ -439,8 +362,6 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
             " / ".join(f"{x * 1000:.0f} ms" for x in lone) if len(lone) == 2 else "missing")
         print(f"|   ({load()})")
         if args.timeline:
-            from bench import _timeline
-
             rows = _timeline.collect(stack, *stack.released, {"burst", "other"})
             _timeline.report(rows, stack)
             last = max(r.get("seen", 0) for r in rows)
@@ -450,7 +371,7 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
             if os.environ.get("BENCH_TRACE_DUMP"):
                 _timeline.dump(stack, stack.released[0])
     if "rss" not in args.skip:
-        r = rss(stack, args.installations, args.rss_jobs)
+        r = rss(stack, args.installations, args.rss_jobs, SAMPLE, change)
         row(f"worker RSS: before / after {args.installations} new installations",
             f"{r['before']:.0f} MB / {r['first_pass']:.0f} MB", "< 150 MB")
         row("worker RSS: per new installation", f"{r['per_installation']:+.2f} MB", "flat")
