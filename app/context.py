@@ -84,7 +84,7 @@ class JobContext:
             if child_ok and pr.state == "open" and pr.head.sha != head_sha:
                 head = self.gh.rest.git.get_commit(self.owner, self.name, pr.head.sha).parsed_data
                 if [p.sha for p in head.parents] == [head_sha]:
-                    self.__dict__["default_branch"] = pr.base.repo.default_branch
+                    self._knows_default_branch(pr.base.repo.default_branch)
                     self.pull_json = compact(dict(resp.json()))
                     return pr
             current = pr.state == "open" and pr.head.sha == head_sha
@@ -100,7 +100,7 @@ class JobContext:
                         "run. Nothing was changed.")
             return None
         # The PR names the default branch: spare the repository call.
-        self.__dict__["default_branch"] = pr.base.repo.default_branch
+        self._knows_default_branch(pr.base.repo.default_branch)
         return pr
 
     def learn_default_branch(self, pull: dict[str, Any]) -> None:
@@ -111,12 +111,16 @@ class JobContext:
                 self.repo.lower():
             self.__dict__.setdefault("default_branch", branch)
 
+    def _knows_default_branch(self, branch: str | None) -> None:
+        """The PR named it: `default_branch` needs no repository call."""
+        self.__dict__["default_branch"] = branch
+
     def take_pull(self, pr: PullRequest, head_sha: str) -> PullRequest:
         """The webhook's PR, confirmed current by the caller (jobs.planner): as if read."""
         self.pull_json = msgspec.to_builtins(pr)
         mark_head(self.conn, self.repo, pr.number, head_sha)
         assert pr.base.repo is not None  # app.handoff.webhook_pull: only with its base repo
-        self.__dict__["default_branch"] = pr.base.repo.default_branch
+        self._knows_default_branch(pr.base.repo.default_branch)
         return pr
 
     @cached_property

@@ -42,7 +42,7 @@ def test_a_pr_closed_before_its_plan_is_read_and_gets_no_commit(crew: Crew) -> N
 def test_a_newer_push_before_the_plan_leaves_only_the_newer_head_worked_on(
         crew: Crew) -> None:
     first = _open(crew, "moved")
-    pushed = crew.emulator.push(OWNER, "moved", 1, {"docs/a.md": "a\n"}, user="alice")
+    crew.emulator.push(OWNER, "moved", 1, {"docs/a.md": "a\n"}, user="alice")
     crew.work()
     state = crew.emulator.state(OWNER, "moved")
     stale = crew.audit("stale")
@@ -52,7 +52,6 @@ def test_a_newer_push_before_the_plan_leaves_only_the_newer_head_worked_on(
     heads = {r["head_sha"] for r in state["check_runs"] if r["name"] == "shipcrew / policy"
              and r["status"] == "completed" and r["conclusion"] != "skipped"}
     assert first not in heads and state["branches"]["feature"] in heads
-    assert pushed["head_sha"] != first
 
 
 def test_a_branch_name_cannot_claim_another_installations_fair_share(
